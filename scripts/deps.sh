@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Installs what Argot needs to build and test, idempotently.
+#   scripts/deps.sh          build + test dependencies (Debian packages, npm packages for tests)
+#   scripts/deps.sh --build  only what `make` needs
+# As root, missing Debian packages are installed with apt-get; otherwise the apt-get line is
+# printed and the script fails, so nothing half-works later.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+mode=${1:-all}
+
+build_pkgs=(build-essential cmake pkg-config libmicrohttpd-dev libsqlite3-dev libjansson-dev
+    libssl-dev libcurl4-openssl-dev)
+test_pkgs=(libcmocka-dev nodejs npm curl sqlite3 clang libclang-rt-14-dev)
+
+want=("${build_pkgs[@]}")
+[ "$mode" = "--build" ] || want+=("${test_pkgs[@]}")
+
+missing=()
+for p in "${want[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+        missing+=("$p")
+    fi
+done
+# A machine may carry node/npm from elsewhere than Debian: accept them if they run.
+if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
+    tmp=()
+    for p in "${missing[@]}"; do
+        case "$p" in nodejs | npm) ;; *) tmp+=("$p") ;; esac
+    done
+    missing=("${tmp[@]+"${tmp[@]}"}")
+fi
+
+if [ ${#missing[@]} -gt 0 ]; then
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "argot: missing packages; run as root:" >&2
+        echo "  apt-get update && apt-get install -y ${missing[*]}" >&2
+        exit 1
+    fi
+    echo "argot: installing ${missing[*]}" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [ "$mode" != "--build" ]; then
+    # The official openai npm client (pinned in tests/compat/package-lock.json).
+    if [ -f "$here/tests/compat/package-lock.json" ]; then
+        stamp="$here/tests/compat/node_modules/.argot-lock"
+        if [ ! -f "$stamp" ] || ! cmp -s "$stamp" "$here/tests/compat/package-lock.json"; then
+            (cd "$here/tests/compat" && npm ci --no-audit --no-fund --loglevel=error >&2)
+            cp "$here/tests/compat/package-lock.json" "$stamp"
+        fi
+    fi
+fi
