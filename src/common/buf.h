@@ -19,12 +19,15 @@ typedef struct argot_buf {
     size_t max; /* len may never exceed this */
 } argot_buf;
 
-#define ARGOT_BUF_INIT(maxlen) {NULL, 0, 0, (maxlen)}
+#define ARGOT_BUF_INIT(maxlen)                                                                     \
+    {                                                                                              \
+        NULL, 0, 0, (maxlen)                                                                       \
+    }
 
 /* Return codes of the append functions. */
-#define ARGOT_BUF_OK      0
-#define ARGOT_BUF_NOMEM   -1
-#define ARGOT_BUF_TOOBIG  -2
+#define ARGOT_BUF_OK     0
+#define ARGOT_BUF_NOMEM  -1
+#define ARGOT_BUF_TOOBIG -2
 
 void argot_buf_init(argot_buf *b, size_t max);
 /* Appends len bytes. On error the buffer is unchanged. */
@@ -37,6 +40,8 @@ int argot_buf_vprintf(argot_buf *b, const char *fmt, va_list ap)
 /* Appends s as the contents of a JSON string (with the quotes), escaping as RFC 8259 wants.
  * Invalid UTF-8 is replaced by U+FFFD so the output is always valid JSON. */
 int argot_buf_put_json_str(argot_buf *b, const char *s, size_t len);
+/* 1 if s[0..len) is valid UTF-8 (no overlongs, surrogates or code points past U+10FFFF). */
+int argot_utf8_valid(const char *s, size_t len);
 /* Makes room for at least extra more bytes without changing len. */
 int argot_buf_reserve(argot_buf *b, size_t extra);
 void argot_buf_reset(argot_buf *b);

@@ -1,2 +1,186 @@
+/*
+ * argotd: an OpenAI Files API server. `argotd [serve]` runs it; `argotd keys ...` manages API
+ * keys on a data dir. Signals: SIGTERM/SIGINT stop accepting, let in-flight requests finish
+ * (up to --shutdown-grace seconds) and exit 0.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
-int main(void) { return 0; }
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "server/app.h"
+#include "server/config.h"
+#include "server/http/server.h"
+#include "server/keys.h"
+#include "server/log.h"
+#include "server/metrics.h"
+#include "server/sweeper.h"
+
+#ifndef ARGOT_VERSION
+#define ARGOT_VERSION "0.1.0"
+#endif
+
+static int ensure_dir(const char *dir)
+{
+    if (mkdir(dir, 0700) == 0 || errno == EEXIST) {
+        struct stat st;
+        if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
+            return 0;
+    }
+    fprintf(stderr, "argotd: cannot use data dir %s: %s\n", dir, strerror(errno));
+    return -1;
+}
+
+static meta_store *open_meta(const char *data)
+{
+    char path[4096];
+    meta_store *m = NULL;
+    if (ensure_dir(data))
+        return NULL;
+    snprintf(path, sizeof path, "%s/argot.db", data);
+    if (meta_sqlite_open(&m, path) != META_OK) {
+        fprintf(stderr, "argotd: cannot open the metadata store %s\n", path);
+        return NULL;
+    }
+    return m;
+}
+
+/* One server per data dir: a second one would break the startup recovery's assumption that
+ * every intent in the store is its own. */
+static int lock_data_dir(const char *data)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/LOCK", data);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        fprintf(stderr, "argotd: data dir %s is in use by another argotd (%s)\n", data,
+                strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static int write_port_file(const char *path, int port)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return -1;
+    fprintf(f, "%d\n", port);
+    if (fclose(f) != 0 || rename(tmp, path) != 0)
+        return -1;
+    return 0;
+}
+
+static int bootstrap_key(app *a)
+{
+    int64_t n = 0;
+    if (a->meta->ops->key_count_active(a->meta, &n) != META_OK)
+        return -1;
+    if (n > 0)
+        return 0;
+    char key[API_KEY_LEN + 1];
+    if (keys_create(a->meta, "org-default", "bootstrap", key))
+        return -1;
+    printf("argotd: created a development API key for org-default (shown once):\n%s\n", key);
+    fflush(stdout);
+    return 0;
+}
+
+static int wait_for_signal(void)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    int sig = 0;
+    sigwait(&set, &sig);
+    return sig;
+}
+
+static int serve(app *a, const cfg *c)
+{
+    http_server *srv = NULL;
+    sweeper *sw = NULL;
+    if (sweeper_recover(a) || (c->bootstrap_key && bootstrap_key(a)))
+        return 1;
+    if (sweeper_start(&sw, a) || http_server_start(&srv, a)) {
+        sweeper_stop(sw);
+        return 1;
+    }
+    int port = http_server_port(srv);
+    LOG(LOG_INFO, "msg=listening host=%s port=%d version=%s", c->listen_host, port, ARGOT_VERSION);
+    if (c->port_file && write_port_file(c->port_file, port))
+        LOG(LOG_ERROR, "msg=\"cannot write port file\" path=%s", c->port_file);
+    int sig = wait_for_signal();
+    LOG(LOG_INFO, "msg=\"shutting down\" signal=%d inflight=%d", sig, atomic_load(&a->inflight));
+    http_server_stop(srv, (int)c->shutdown_grace);
+    sweeper_stop(sw);
+    LOG(LOG_INFO, "msg=stopped");
+    return 0;
+}
+
+static int run_server(int argc, char **argv, int argi)
+{
+    cfg c;
+    int rc = cfg_load(&c, argc, argv, argi);
+    if (rc) {
+        cfg_free(&c);
+        return rc == 1 ? 0 : 2;
+    }
+    /* Threads inherit this mask; the main thread collects the signals with sigwait(). */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    app a = {.cfg = &c};
+    int lock = -1;
+    rc = 1;
+    if (ensure_dir(c.data_dir) || (lock = lock_data_dir(c.data_dir)) < 0)
+        goto out;
+    if (!(a.meta = open_meta(c.data_dir)))
+        goto out;
+    if (blob_local_open(&a.blob, c.data_dir) != BLOB_OK) {
+        fprintf(stderr, "argotd: cannot open the blob store in %s\n", c.data_dir);
+        goto out;
+    }
+    if (metrics_new(&a.metrics))
+        goto out;
+    cfg_log_effective(&c);
+    rc = serve(&a, &c);
+out:
+    metrics_free(a.metrics);
+    blob_store_free(a.blob);
+    meta_store_free(a.meta);
+    if (lock >= 0)
+        close(lock);
+    cfg_free(&c);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    umask(077); /* everything argotd creates is private to its user */
+    if (argc > 1 && !strcmp(argv[1], "--version")) {
+        printf("argotd %s\n", ARGOT_VERSION);
+        return 0;
+    }
+    if (argc > 1 && !strcmp(argv[1], "keys"))
+        return keys_main(argc - 2, argv + 2, open_meta);
+    int argi = 1;
+    if (argc > 1 && !strcmp(argv[1], "serve"))
+        argi = 2;
+    return run_server(argc, argv, argi);
+}

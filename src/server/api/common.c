@@ -1,0 +1,90 @@
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "server/api/api.h"
+#include "server/log.h"
+
+int api_file_json(argot_buf *b, const meta_file *f)
+{
+    int rc = argot_buf_puts(b, "{\"object\":\"file\",\"id\":");
+    rc = rc ? rc : argot_buf_put_json_str(b, f->id, strlen(f->id));
+    rc = rc ? rc : argot_buf_puts(b, ",\"purpose\":");
+    rc = rc ? rc : argot_buf_put_json_str(b, f->purpose, strlen(f->purpose));
+    rc = rc ? rc : argot_buf_puts(b, ",\"filename\":");
+    rc = rc ? rc : argot_buf_put_json_str(b, f->filename, strlen(f->filename));
+    rc = rc ? rc
+            : argot_buf_printf(b, ",\"bytes\":%" PRId64 ",\"created_at\":%" PRId64, f->bytes,
+                               f->created_at);
+    if (!rc && f->expires_at)
+        rc = argot_buf_printf(b, ",\"expires_at\":%" PRId64, f->expires_at);
+    else if (!rc)
+        rc = argot_buf_puts(b, ",\"expires_at\":null");
+    rc = rc ? rc : argot_buf_puts(b, ",\"status\":\"processed\",\"status_details\":null}");
+    return rc;
+}
+
+int api_reply_no_such_file(http_req *r)
+{
+    /* Ids longer than the buffer were cut when routed; say so rather than echo kilobytes. */
+    return http_reply_error(r, 404, "invalid_request_error", "id", NULL,
+                            "No such File object: %s%s", r->param,
+                            r->param_len >= sizeof r->param ? "..." : "");
+}
+
+int api_reply_store_error(http_req *r, int rc, const char *what)
+{
+    LOG(LOG_ERROR, "msg=\"metadata store error\" id=%s what=%s rc=%d", r->request_id, what, rc);
+    if (rc == META_E_BUSY)
+        return http_reply_error(r, 503, "server_error", NULL, NULL,
+                                "The server is overloaded right now. Please retry your request.");
+    return http_reply_internal(r, what);
+}
+
+int api_lookup_file(http_req *r, meta_file *out)
+{
+    if (r->param_len >= META_ID_MAX || !id_plausible(r->param)) {
+        api_reply_no_such_file(r);
+        return -1;
+    }
+    meta_store *m = r->app->meta;
+    int rc = m->ops->file_get(m, r->org, r->param, app_now(r->app), out);
+    if (rc == META_OK)
+        return 0;
+    if (rc == META_E_NOTFOUND)
+        api_reply_no_such_file(r);
+    else
+        api_reply_store_error(r, rc, "file_get");
+    return -1;
+}
+
+/* In the order the real service lists them in its error message. */
+static const char *const uploadable[] = {"fine-tune", "assistants", "batch",
+                                         "user_data", "vision",     "evals"};
+
+int api_purpose_uploadable(const char *p, size_t len)
+{
+    for (size_t i = 0; i < sizeof uploadable / sizeof uploadable[0]; i++)
+        if (strlen(uploadable[i]) == len && !memcmp(uploadable[i], p, len))
+            return 1;
+    return 0;
+}
+
+int api_reply_bad_purpose(http_req *r, const char *purpose)
+{
+    return http_reply_invalid(r, "purpose", NULL,
+                              "'%s' is not one of ['fine-tune', 'assistants', 'batch', "
+                              "'user_data', 'vision', 'evals'] - 'purpose'",
+                              purpose);
+}
+
+void api_format_limit(int64_t bytes, char *out, size_t cap)
+{
+    const int64_t gib = INT64_C(1) << 30, mib = INT64_C(1) << 20;
+    if (bytes % gib == 0)
+        snprintf(out, cap, "%" PRId64 " GB", bytes / gib);
+    else if (bytes % mib == 0)
+        snprintf(out, cap, "%" PRId64 " MB", bytes / mib);
+    else
+        snprintf(out, cap, "%" PRId64 " bytes", bytes);
+}

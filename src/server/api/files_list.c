@@ -1,0 +1,126 @@
+/*
+ * GET /v1/files: one keyset page. `limit` 1..10000 (default 10000, as the real service),
+ * `order` asc|desc (default desc), `after` a file id of the caller's organization, `purpose`
+ * a free-form filter. Bad values are 400 with the parameter named.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/api/api.h"
+#include "server/http/router.h"
+
+#define LIST_MAX_LIMIT 10000
+/* 10000 files with long escaped names stay below this; typical pages are ~250 B a file. */
+#define LIST_MAX_BODY (96u << 20)
+
+typedef struct page {
+    argot_buf b;
+    char first[META_ID_MAX];
+    char last[META_ID_MAX];
+    int n;
+} page;
+
+static int on_file(const meta_file *f, void *ud)
+{
+    page *p = ud;
+    if (p->n++ && argot_buf_putc(&p->b, ','))
+        return 1;
+    if (p->n == 1)
+        memcpy(p->first, f->id, sizeof p->first);
+    memcpy(p->last, f->id, sizeof p->last);
+    return api_file_json(&p->b, f) ? 1 : 0;
+}
+
+static int parse_limit(http_req *r, int *out)
+{
+    const char *v = http_query(r, "limit");
+    *out = LIST_MAX_LIMIT;
+    if (!v)
+        return 0;
+    char *end;
+    errno = 0;
+    long long n = strtoll(v, &end, 10);
+    if (!*v || *end || errno) {
+        http_reply_invalid(r, "limit", "invalid_type",
+                           "Invalid 'limit': expected an integer, but got '%.64s' instead.", v);
+        return -1;
+    }
+    if (n < 1 || n > LIST_MAX_LIMIT) {
+        http_reply_invalid(r, "limit",
+                           n < 1 ? "integer_below_min_value" : "integer_above_max_value",
+                           "Invalid 'limit': integer %s value. Expected a value %s %d, but got "
+                           "%lld instead.",
+                           n < 1 ? "below minimum" : "above maximum",
+                           n < 1 ? ">=" : "<=", n < 1 ? 1 : LIST_MAX_LIMIT, n);
+        return -1;
+    }
+    *out = (int)n;
+    return 0;
+}
+
+static int parse_order(http_req *r, int *desc)
+{
+    const char *v = http_query(r, "order");
+    *desc = 1;
+    if (!v || !strcmp(v, "desc"))
+        return 0;
+    if (!strcmp(v, "asc")) {
+        *desc = 0;
+        return 0;
+    }
+    http_reply_invalid(r, "order", "invalid_value",
+                       "Invalid value: '%.64s'. Supported values are: 'asc' and 'desc'.", v);
+    return -1;
+}
+
+static int finish(http_req *r, page *p, int has_more)
+{
+    int rc =
+        argot_buf_printf(&p->b, "],\"has_more\":%s,\"first_id\":", has_more ? "true" : "false");
+    if (p->n) {
+        rc = rc ? rc : argot_buf_put_json_str(&p->b, p->first, strlen(p->first));
+        rc = rc ? rc : argot_buf_puts(&p->b, ",\"last_id\":");
+        rc = rc ? rc : argot_buf_put_json_str(&p->b, p->last, strlen(p->last));
+    } else {
+        rc = rc ? rc : argot_buf_puts(&p->b, "null,\"last_id\":null");
+    }
+    rc = rc ? rc : argot_buf_putc(&p->b, '}');
+    return rc;
+}
+
+static void end(http_req *r)
+{
+    meta_list_req q = {r->org, http_query(r, "purpose"), http_query(r, "after"), 1,
+                       0,      app_now(r->app)};
+    if (parse_limit(r, &q.limit) || parse_order(r, &q.desc))
+        return;
+    if (q.after && (strlen(q.after) >= META_ID_MAX || !id_plausible(q.after))) {
+        http_reply_invalid(r, "after", NULL, "No such File object: %.64s", q.after);
+        return;
+    }
+    page p = {ARGOT_BUF_INIT(LIST_MAX_BODY), "", "", 0};
+    int has_more = 0, rc = argot_buf_puts(&p.b, "{\"object\":\"list\",\"data\":[");
+    meta_store *m = r->app->meta;
+    if (!rc && q.purpose && strlen(q.purpose) >= META_PURPOSE_MAX)
+        rc = 0; /* no file can have such a purpose: an empty page */
+    else if (!rc)
+        rc = m->ops->file_list(m, &q, on_file, &p, &has_more);
+    if (rc == META_E_NOTFOUND) {
+        argot_buf_free(&p.b);
+        http_reply_invalid(r, "after", NULL, "No such File object: %s", q.after);
+        return;
+    }
+    if (rc || finish(r, &p, has_more)) {
+        argot_buf_free(&p.b);
+        if (rc < 0)
+            api_reply_store_error(r, rc, "file_list");
+        else
+            http_reply_internal(r, "list json");
+        return;
+    }
+    http_reply_json(r, 200, &p.b);
+}
+
+const route_ops api_files_list = {ROUTE_FILES_LIST, "files.list", 1, NULL, NULL, end, NULL};

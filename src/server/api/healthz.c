@@ -1,0 +1,19 @@
+/* GET /healthz: 200 when the metadata store answers; no authentication. */
+#include "server/api/api.h"
+#include "server/http/router.h"
+
+static void end(http_req *r)
+{
+    int64_t n;
+    meta_store *m = r->app->meta;
+    argot_buf b = ARGOT_BUF_INIT(64);
+    if (m->ops->key_count_active(m, &n) != META_OK) {
+        argot_buf_puts(&b, "{\"status\":\"unavailable\"}");
+        http_reply_json(r, 503, &b);
+        return;
+    }
+    argot_buf_puts(&b, "{\"status\":\"ok\"}");
+    http_reply_json(r, 200, &b);
+}
+
+const route_ops api_healthz = {ROUTE_HEALTHZ, "healthz", 0, NULL, NULL, end, NULL};

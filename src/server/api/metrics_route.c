@@ -1,0 +1,17 @@
+/* GET /metrics: Prometheus text format; off unless --metrics; no authentication. */
+#include "server/api/api.h"
+#include "server/http/router.h"
+#include "server/metrics.h"
+
+static void end(http_req *r)
+{
+    argot_buf b = ARGOT_BUF_INIT(1 << 20);
+    if (metrics_render(r->app->metrics, r->app, &b)) {
+        argot_buf_free(&b);
+        http_reply_internal(r, "metrics render");
+        return;
+    }
+    http_reply_text(r, 200, "text/plain; version=0.0.4", &b);
+}
+
+const route_ops api_metrics = {ROUTE_METRICS, "metrics", 0, NULL, NULL, end, NULL};

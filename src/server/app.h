@@ -1,0 +1,33 @@
+/*
+ * The server's shared state, created once in main.c and read by every handler.
+ * Thread: all fields are set before the HTTP daemon starts and never change after, except the
+ * atomic counters.
+ */
+#ifndef ARGOT_SERVER_APP_H
+#define ARGOT_SERVER_APP_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "server/blob/blob.h"
+#include "server/config.h"
+#include "server/meta/meta.h"
+
+struct metrics;
+
+typedef struct app {
+    const cfg *cfg;
+    meta_store *meta;
+    blob_store *blob;
+    struct metrics *metrics;
+    atomic_int inflight; /* requests between first call and completion */
+} app;
+
+/* The server's notion of "now" in Unix seconds (honours --clock-offset). */
+static inline int64_t app_now(const app *a)
+{
+    return (int64_t)time(NULL) + a->cfg->clock_offset;
+}
+
+#endif

@@ -1,0 +1,241 @@
+#include "server/config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "server/log.h"
+
+enum cfg_type { CFG_STR, CFG_INT, CFG_BOOL };
+
+typedef struct cfg_spec {
+    const char *flag; /* without the leading "--" */
+    const char *env;
+    enum cfg_type type;
+    const char *def;
+    int64_t min, max;
+    size_t offset;
+    const char *help;
+} cfg_spec;
+
+#define F(field) offsetof(cfg, field)
+
+static const cfg_spec specs[] = {
+    {"listen", "ARGOT_LISTEN", CFG_STR, "127.0.0.1:8080", 0, 0, F(listen),
+     "address to listen on, HOST:PORT (port 0 picks a free port)"},
+    {"data", "ARGOT_DATA", CFG_STR, "./data", 0, 0, F(data_dir),
+     "data directory (created 0700): argot.db, blobs/, tmp/"},
+    {"threads", "ARGOT_THREADS", CFG_INT, "0", 0, 256, F(threads),
+     "worker threads (0: twice the number of CPUs, at least 4)"},
+    {"max-file-bytes", "ARGOT_MAX_FILE_BYTES", CFG_INT, "536870912", 1, INT64_MAX,
+     F(max_file_bytes), "largest file accepted by POST /v1/files"},
+    {"max-org-bytes", "ARGOT_MAX_ORG_BYTES", CFG_INT, "107374182400", 1, INT64_MAX,
+     F(max_org_bytes), "storage quota: sum of an organization's live files"},
+    {"max-batch-bytes", "ARGOT_MAX_BATCH_BYTES", CFG_INT, "104857600", 1, INT64_MAX,
+     F(max_batch_bytes), "largest file of purpose batch"},
+    {"max-connections", "ARGOT_MAX_CONNECTIONS", CFG_INT, "1024", 1, 65536, F(max_connections),
+     "concurrent connections; more are refused"},
+    {"connection-timeout", "ARGOT_CONNECTION_TIMEOUT", CFG_INT, "60", 1, 86400,
+     F(connection_timeout), "seconds a connection may stay idle (slow clients are dropped)"},
+    {"sweep-interval", "ARGOT_SWEEP_INTERVAL", CFG_INT, "60", 1, 86400, F(sweep_interval),
+     "seconds between sweeps of expired files and orphan blobs"},
+    {"shutdown-grace", "ARGOT_SHUTDOWN_GRACE", CFG_INT, "30", 0, 3600, F(shutdown_grace),
+     "seconds SIGTERM waits for in-flight requests"},
+    {"strict-download", "ARGOT_STRICT_DOWNLOAD", CFG_BOOL, "0", 0, 1, F(strict_download),
+     "refuse downloads of assistants/user_data files, as api.openai.com does"},
+    {"metrics", "ARGOT_METRICS", CFG_BOOL, "0", 0, 1, F(metrics),
+     "serve GET /metrics (Prometheus text format, no auth)"},
+    {"log-level", "ARGOT_LOG_LEVEL", CFG_STR, "info", 0, 0, F(log_level),
+     "error, warn, info or debug"},
+    {"port-file", "ARGOT_PORT_FILE", CFG_STR, NULL, 0, 0, F(port_file),
+     "write the bound port to this file once listening"},
+    {"bootstrap-key", "ARGOT_BOOTSTRAP_KEY", CFG_BOOL, "0", 0, 1, F(bootstrap_key),
+     "if no API key exists, create one for org-default and print it"},
+    {"clock-offset", "ARGOT_CLOCK_OFFSET", CFG_INT, "0", -315360000, 315360000, F(clock_offset),
+     "testing aid: seconds added to the clock (expiry tests)"},
+};
+
+#define NSPECS (sizeof specs / sizeof specs[0])
+
+static int parse_int(const char *s, int64_t *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || *end)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int parse_bool(const char *s, int *out)
+{
+    if (!strcmp(s, "1") || !strcmp(s, "true") || !strcmp(s, "yes") || !strcmp(s, "on"))
+        *out = 1;
+    else if (!strcmp(s, "0") || !strcmp(s, "false") || !strcmp(s, "no") || !strcmp(s, "off"))
+        *out = 0;
+    else
+        return -1;
+    return 0;
+}
+
+static int set_value(cfg *c, const cfg_spec *sp, const char *val, const char *origin)
+{
+    void *field = (char *)c + sp->offset;
+    if (sp->type == CFG_STR) {
+        char **dst = field;
+        free(*dst);
+        *dst = val ? strdup(val) : NULL;
+        return 0;
+    }
+    if (sp->type == CFG_BOOL) {
+        if (parse_bool(val, field) == 0)
+            return 0;
+        fprintf(stderr, "argotd: %s: '%s' is not a boolean (use 1/0, true/false)\n", origin, val);
+        return -1;
+    }
+    int64_t v;
+    if (parse_int(val, &v) || v < sp->min || v > sp->max) {
+        fprintf(stderr, "argotd: %s: '%s' is not an integer in %lld..%lld\n", origin, val,
+                (long long)sp->min, (long long)sp->max);
+        return -1;
+    }
+    *(int64_t *)field = v;
+    return 0;
+}
+
+static const cfg_spec *find_flag(const char *name, size_t len)
+{
+    for (size_t i = 0; i < NSPECS; i++)
+        if (strlen(specs[i].flag) == len && !strncmp(specs[i].flag, name, len))
+            return &specs[i];
+    return NULL;
+}
+
+static int split_listen(cfg *c)
+{
+    const char *colon = strrchr(c->listen, ':');
+    int64_t port;
+    if (!colon || colon == c->listen || parse_int(colon + 1, &port) || port < 0 || port > 65535 ||
+        (size_t)(colon - c->listen) >= sizeof c->listen_host) {
+        fprintf(stderr, "argotd: --listen: '%s' is not HOST:PORT\n", c->listen);
+        return -1;
+    }
+    memcpy(c->listen_host, c->listen, (size_t)(colon - c->listen));
+    c->listen_host[colon - c->listen] = '\0';
+    c->listen_port = (int)port;
+    return 0;
+}
+
+static int load_defaults_and_env(cfg *c)
+{
+    for (size_t i = 0; i < NSPECS; i++) {
+        const cfg_spec *sp = &specs[i];
+        if (sp->def && set_value(c, sp, sp->def, "default"))
+            return -1;
+        const char *env = getenv(sp->env);
+        if (env && *env && set_value(c, sp, env, sp->env))
+            return -1;
+    }
+    return 0;
+}
+
+static int parse_args(cfg *c, int argc, char **argv, int argi)
+{
+    for (int i = argi; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            cfg_print_help(stdout);
+            return 1;
+        }
+        if (strncmp(a, "--", 2) != 0) {
+            fprintf(stderr, "argotd: unexpected argument '%s' (see --help)\n", a);
+            return 2;
+        }
+        const char *name = a + 2, *eq = strchr(name, '=');
+        size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
+        const cfg_spec *sp = find_flag(name, nlen);
+        if (!sp) {
+            fprintf(stderr, "argotd: unknown option '%s' (see --help)\n", a);
+            return 2;
+        }
+        const char *val = eq ? eq + 1 : NULL;
+        if (!val && sp->type == CFG_BOOL)
+            val = "1";
+        if (!val && i + 1 < argc)
+            val = argv[++i];
+        if (!val) {
+            fprintf(stderr, "argotd: option '--%s' needs a value\n", sp->flag);
+            return 2;
+        }
+        if (set_value(c, sp, val, a))
+            return 2;
+    }
+    return 0;
+}
+
+int cfg_load(cfg *c, int argc, char **argv, int argi)
+{
+    memset(c, 0, sizeof *c);
+    if (load_defaults_and_env(c))
+        return 2;
+    int rc = parse_args(c, argc, argv, argi);
+    if (rc)
+        return rc;
+    if (split_listen(c))
+        return 2;
+    int lvl = log_level_parse(c->log_level);
+    if (lvl < 0) {
+        fprintf(stderr, "argotd: --log-level: '%s' is not error, warn, info or debug\n",
+                c->log_level);
+        return 2;
+    }
+    log_level_current = lvl;
+    if (c->threads == 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        c->threads = n > 2 ? 2 * n : 4;
+    }
+    return 0;
+}
+
+void cfg_print_help(FILE *out)
+{
+    fprintf(out, "usage: argotd [serve] [options]\n"
+                 "       argotd keys create --data DIR --org ORG [--name NAME]\n"
+                 "       argotd keys list --data DIR\n"
+                 "       argotd keys revoke --data DIR KEY_ID\n"
+                 "       argotd --version\n\n"
+                 "An OpenAI Files API server. Options (flag > environment > default):\n");
+    for (size_t i = 0; i < NSPECS; i++) {
+        const cfg_spec *sp = &specs[i];
+        char flag[64];
+        snprintf(flag, sizeof flag, "--%s%s", sp->flag, sp->type == CFG_BOOL ? "" : " V");
+        fprintf(out, "  %-24s %s\n  %-24s env %s, default %s\n", flag, sp->help, "", sp->env,
+                sp->def ? sp->def : "(none)");
+    }
+}
+
+void cfg_log_effective(const cfg *c)
+{
+    LOG(LOG_INFO,
+        "msg=config listen=%s data=%s threads=%lld max_file_bytes=%lld max_org_bytes=%lld "
+        "max_batch_bytes=%lld max_connections=%lld connection_timeout=%lld sweep_interval=%lld "
+        "strict_download=%d metrics=%d clock_offset=%lld",
+        c->listen, c->data_dir, (long long)c->threads, (long long)c->max_file_bytes,
+        (long long)c->max_org_bytes, (long long)c->max_batch_bytes, (long long)c->max_connections,
+        (long long)c->connection_timeout, (long long)c->sweep_interval, c->strict_download,
+        c->metrics, (long long)c->clock_offset);
+}
+
+void cfg_free(cfg *c)
+{
+    for (size_t i = 0; i < NSPECS; i++)
+        if (specs[i].type == CFG_STR) {
+            char **p = (char **)((char *)c + specs[i].offset);
+            free(*p);
+            *p = NULL;
+        }
+}

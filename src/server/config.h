@@ -1,0 +1,41 @@
+/*
+ * argotd settings: one table (config.c, redis's static_configs[] style) drives parsing of
+ * flags and ARGOT_* environment variables, validation, --help and the startup log line.
+ * Precedence: flag > environment > default.
+ */
+#ifndef ARGOT_SERVER_CONFIG_H
+#define ARGOT_SERVER_CONFIG_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+typedef struct cfg {
+    char listen_host[256];
+    int listen_port;
+    char *listen; /* "HOST:PORT" as given */
+    char *data_dir;
+    char *port_file;
+    char *log_level;
+    int64_t threads;
+    int64_t max_file_bytes;
+    int64_t max_org_bytes;
+    int64_t max_batch_bytes;
+    int64_t max_connections;
+    int64_t connection_timeout;
+    int64_t sweep_interval;
+    int64_t clock_offset;
+    int64_t shutdown_grace;
+    int strict_download;
+    int metrics;
+    int bootstrap_key;
+} cfg;
+
+/* Fills c with defaults, then environment, then argv (argv[0] excluded: pass argc-1/argv+1
+ * style is not needed; argi is the first index to parse). Returns 0, or 2 on a usage error
+ * after printing a message to stderr, or 1 if --help was printed. */
+int cfg_load(cfg *c, int argc, char **argv, int argi);
+void cfg_print_help(FILE *out);
+void cfg_log_effective(const cfg *c);
+void cfg_free(cfg *c);
+
+#endif

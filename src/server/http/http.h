@@ -1,0 +1,112 @@
+/*
+ * The HTTP layer's view of one request, as handlers see it. Handlers know the Files API, not
+ * libmicrohttpd: everything they need from the connection goes through these functions.
+ *
+ * Life of a request (see http/server.c):
+ *   1. headers arrive: the router picks a route, the request id is made, and, for routes that
+ *      need it, the bearer key is resolved to an organization (r->org);
+ *   2. route->begin(r) may refuse early (only 413 on a declared Content-Length is answered on
+ *      this first call; any other error is answered on the next one);
+ *   3. route->body(r, data, len) for each piece of the body, if the route takes one;
+ *   4. route->end(r) when the body is complete: it must reply;
+ *   5. route->cleanup(r) always runs last (completed, failed or aborted by the client).
+ * Any handler may reply at any point; the rest of the body is then discarded and the
+ * connection closed by the server.
+ *
+ * Thread: a request is handled by one worker thread at a time.
+ */
+#ifndef ARGOT_SERVER_HTTP_H
+#define ARGOT_SERVER_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/buf.h"
+#include "server/app.h"
+#include "server/ids.h"
+#include "server/meta/meta.h"
+
+typedef enum http_method {
+    HTTP_OTHER = 0,
+    HTTP_GET = 1,
+    HTTP_HEAD = 2,
+    HTTP_POST = 4,
+    HTTP_DELETE = 8,
+    HTTP_PUT = 16,
+    HTTP_PATCH = 32,
+    HTTP_OPTIONS = 64,
+} http_method;
+
+typedef struct http_req http_req;
+
+/* Route ids index the metrics tables. */
+typedef enum route_id {
+    ROUTE_UNKNOWN = 0,
+    ROUTE_HEALTHZ,
+    ROUTE_METRICS,
+    ROUTE_FILES_CREATE,
+    ROUTE_FILES_LIST,
+    ROUTE_FILES_RETRIEVE,
+    ROUTE_FILES_DELETE,
+    ROUTE_FILES_CONTENT,
+    ROUTE_COUNT
+} route_id;
+
+typedef struct route_ops {
+    route_id id;
+    const char *name; /* for logs and metrics, e.g. "files.create" */
+    int needs_auth;
+    int (*begin)(http_req *r);                              /* optional; non-zero if it replied */
+    int (*body)(http_req *r, const char *data, size_t len); /* optional */
+    void (*end)(http_req *r);
+    void (*cleanup)(http_req *r); /* optional */
+} route_ops;
+
+struct http_req {
+    app *app;
+    void *conn; /* struct MHD_Connection *, for http/ only */
+    const route_ops *route;
+    http_method method;
+    const char *path;             /* decoded path, borrowed from the connection */
+    char param[META_ID_MAX + 64]; /* path parameter ({file_id}), NUL-terminated, maybe cut */
+    size_t param_len;             /* its full length in the URL (may exceed the buffer) */
+    char request_id[REQUEST_ID_LEN + 1];
+    char org[META_ORG_MAX]; /* set once authenticated */
+    int64_t start_ns;
+    uint64_t bytes_in;
+    uint64_t bytes_out;
+    int status;     /* 0 until a reply is made */
+    int first_call; /* inside the headers-only first call of the access handler */
+    int has_body;   /* Content-Length > 0 or chunked */
+    void *pending;  /* struct MHD_Response * made on the first call, queued on the next */
+    int body_done;  /* end() has been called */
+    void *state;    /* the handler's own */
+};
+
+/* Header and query access; values are borrowed from the connection until the request ends.
+ * NULL when absent. */
+const char *http_header(http_req *r, const char *name);
+const char *http_query(http_req *r, const char *name);
+/* Content-Length as declared; -1 if absent (chunked or no body). */
+int64_t http_content_length(http_req *r);
+
+/* Replies; each returns 0, or -1 if the reply could not be queued (the connection is then
+ * closed). Exactly one reply per request. */
+int http_reply_json(http_req *r, int status, argot_buf *body); /* takes body's memory */
+int http_reply_error(http_req *r,
+                     int status,
+                     const char *type,
+                     const char *param,
+                     const char *code,
+                     const char *fmt,
+                     ...) __attribute__((format(printf, 6, 7)));
+/* Streams size bytes of fd (sendfile where possible); takes ownership of fd. */
+int http_reply_fd(http_req *r, int fd, uint64_t size, const char *filename);
+int http_reply_text(http_req *r, int status, const char *content_type, argot_buf *body);
+
+/* Shorthands for the common error shapes. */
+int http_reply_invalid(http_req *r, const char *param, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+int http_reply_internal(http_req *r, const char *what);
+
+#endif

@@ -1,0 +1,93 @@
+#include "server/http/router.h"
+
+#include <string.h>
+
+typedef enum path_kind { P_NONE, P_HEALTHZ, P_METRICS, P_FILES, P_FILE, P_FILE_CONTENT } path_kind;
+
+typedef struct route_row {
+    path_kind kind;
+    http_method method;
+    const route_ops *ops;
+} route_row;
+
+static const route_row rows[] = {
+    {P_HEALTHZ, HTTP_GET, &api_healthz},
+    {P_METRICS, HTTP_GET, &api_metrics},
+    {P_FILES, HTTP_GET, &api_files_list},
+    {P_FILES, HTTP_POST, &api_files_create},
+    {P_FILE, HTTP_GET, &api_files_retrieve},
+    {P_FILE, HTTP_DELETE, &api_files_delete},
+    {P_FILE_CONTENT, HTTP_GET, &api_files_content},
+};
+
+http_method router_method(const char *m)
+{
+    static const struct {
+        const char *name;
+        http_method m;
+    } names[] = {{"GET", HTTP_GET},        {"HEAD", HTTP_HEAD}, {"POST", HTTP_POST},
+                 {"DELETE", HTTP_DELETE},  {"PUT", HTTP_PUT},   {"PATCH", HTTP_PATCH},
+                 {"OPTIONS", HTTP_OPTIONS}};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (!strcmp(m, names[i].name))
+            return names[i].m;
+    return HTTP_OTHER;
+}
+
+static path_kind classify(const char *path, int metrics, const char **param, size_t *plen)
+{
+    static const char files[] = "/v1/files";
+    *param = NULL;
+    *plen = 0;
+    if (!strcmp(path, "/healthz"))
+        return P_HEALTHZ;
+    if (!strcmp(path, "/metrics"))
+        return metrics ? P_METRICS : P_NONE;
+    if (strncmp(path, files, sizeof files - 1) != 0)
+        return P_NONE;
+    const char *rest = path + sizeof files - 1;
+    if (*rest == '\0')
+        return P_FILES;
+    if (*rest != '/' || rest[1] == '\0' || rest[1] == '/')
+        return P_NONE;
+    rest++;
+    const char *slash = strchr(rest, '/');
+    *param = rest;
+    if (!slash) {
+        *plen = strlen(rest);
+        return P_FILE;
+    }
+    *plen = (size_t)(slash - rest);
+    return strcmp(slash, "/content") == 0 ? P_FILE_CONTENT : P_NONE;
+}
+
+static void add_allow(char *allow, size_t cap, const char *m)
+{
+    size_t n = strlen(allow);
+    if (n + strlen(m) + 3 > cap)
+        return;
+    if (n)
+        strcat(allow, ", ");
+    strcat(allow, m);
+}
+
+void router_match(const char *path, http_method m, int metrics, route_match *out)
+{
+    memset(out, 0, sizeof *out);
+    path_kind k = classify(path, metrics, &out->param, &out->param_len);
+    if (k == P_NONE)
+        return;
+    out->path_known = 1;
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        if (rows[i].kind != k)
+            continue;
+        /* HEAD is answered like GET (the server drops the body). */
+        if (rows[i].method == m || (m == HTTP_HEAD && rows[i].method == HTTP_GET))
+            out->ops = rows[i].ops;
+        add_allow(out->allow, sizeof out->allow,
+                  rows[i].method == HTTP_GET      ? "GET, HEAD"
+                  : rows[i].method == HTTP_POST   ? "POST"
+                  : rows[i].method == HTTP_DELETE ? "DELETE"
+                                                  : "");
+    }
+}

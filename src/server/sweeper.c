@@ -1,0 +1,149 @@
+#include "server/sweeper.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "server/log.h"
+
+#define EXPIRE_BATCH 500
+/* Blobs younger than this are never treated as orphans: protects a blob renamed into place by
+ * a writer whose intent row another process (a future multi-instance store) just created. */
+#define ORPHAN_MIN_AGE 60
+
+struct sweeper {
+    app *app;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int stop;
+};
+
+static int remove_blob(const char *blob, void *ud)
+{
+    app *a = ud;
+    int rc = a->blob->ops->remove(a->blob, blob);
+    if (rc && rc != BLOB_E_NOTFOUND)
+        LOG(LOG_WARN, "msg=\"cannot remove blob\" blob=%s rc=%d", blob, rc);
+    return 0;
+}
+
+typedef struct orphan_ctx {
+    app *a;
+    int64_t now;
+    int removed;
+} orphan_ctx;
+
+static int on_blob(const char *key, uint64_t size, int64_t mtime, void *ud)
+{
+    orphan_ctx *o = ud;
+    if (o->now != INT64_MAX && mtime > o->now - ORPHAN_MIN_AGE)
+        return 0;
+    int ref = o->a->meta->ops->blob_referenced(o->a->meta, key);
+    if (ref == 0) {
+        LOG(LOG_INFO, "msg=\"removing orphan blob\" blob=%s bytes=%llu", key,
+            (unsigned long long)size);
+        remove_blob(key, o->a);
+        o->removed++;
+    }
+    return 0;
+}
+
+int sweeper_recover(app *a)
+{
+    int n = a->blob->ops->sweep_temp(a->blob);
+    if (n < 0) {
+        LOG(LOG_ERROR, "msg=\"cannot sweep temporaries\" rc=%d", n);
+        return -1;
+    }
+    int rc = a->meta->ops->intent_take_all(a->meta, remove_blob, a);
+    if (rc < 0) {
+        LOG(LOG_ERROR, "msg=\"cannot recover upload intents\" rc=%d", rc);
+        return -1;
+    }
+    /* No request is in flight yet and every intent is gone: any unreferenced blob is an
+     * orphan, whatever its age. */
+    orphan_ctx o = {a, INT64_MAX, 0};
+    if (a->blob->ops->list(a->blob, on_blob, &o) < 0) {
+        LOG(LOG_ERROR, "msg=\"cannot list blobs\"");
+        return -1;
+    }
+    LOG(LOG_INFO, "msg=recovered temporaries_removed=%d orphans_removed=%d", n, o.removed);
+    return 0;
+}
+
+static int on_expired(const meta_file *f, void *ud)
+{
+    remove_blob(f->blob, ud);
+    return 0;
+}
+
+int sweeper_pass(app *a)
+{
+    int total = 0, n;
+    do {
+        n = a->meta->ops->expired_take(a->meta, app_now(a), EXPIRE_BATCH, on_expired, a);
+        if (n < 0) {
+            LOG(LOG_WARN, "msg=\"expiry sweep failed\" rc=%d", n);
+            return -1;
+        }
+        total += n;
+    } while (n == EXPIRE_BATCH);
+    /* Blob mtimes are real time, not the (possibly offset) API clock. */
+    orphan_ctx o = {a, (int64_t)time(NULL), 0};
+    if (a->blob->ops->list(a->blob, on_blob, &o) < 0)
+        LOG(LOG_WARN, "msg=\"orphan sweep failed\"");
+    if (total || o.removed)
+        LOG(LOG_INFO, "msg=swept expired=%d orphans=%d", total, o.removed);
+    return total + o.removed;
+}
+
+static void *run(void *arg)
+{
+    sweeper *s = arg;
+    pthread_mutex_lock(&s->mu);
+    while (!s->stop) {
+        pthread_mutex_unlock(&s->mu);
+        sweeper_pass(s->app);
+        pthread_mutex_lock(&s->mu);
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += s->app->cfg->sweep_interval;
+        while (!s->stop && pthread_cond_timedwait(&s->cv, &s->mu, &ts) != ETIMEDOUT)
+            ;
+    }
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
+int sweeper_start(sweeper **out, app *a)
+{
+    sweeper *s = calloc(1, sizeof *s);
+    if (!s)
+        return -1;
+    s->app = a;
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->cv, NULL);
+    if (pthread_create(&s->thread, NULL, run, s)) {
+        free(s);
+        return -1;
+    }
+    *out = s;
+    return 0;
+}
+
+void sweeper_stop(sweeper *s)
+{
+    if (!s)
+        return;
+    pthread_mutex_lock(&s->mu);
+    s->stop = 1;
+    pthread_cond_signal(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+    pthread_join(s->thread, NULL);
+    pthread_mutex_destroy(&s->mu);
+    pthread_cond_destroy(&s->cv);
+    free(s);
+}
