@@ -104,20 +104,65 @@ static int filename_ok(http_req *r, const char *name, size_t len)
     return 0;
 }
 
+/* The intent names the blob before any byte of it exists (see meta.h). */
+static int ensure_intent(http_req *r)
+{
+    upload *u = U(r);
+    if (u->intent)
+        return 0;
+    if (blob_key_new(u->blob))
+        return http_reply_internal(r, "blob key"), -1;
+    meta_store *m = r->app->meta;
+    int rc = m->ops->intent_open(m, r->org, u->blob, app_now(r->app));
+    if (rc)
+        return api_reply_store_error(r, rc, "intent_open"), -1;
+    u->intent = 1;
+    return 0;
+}
+
+/* With a declared length, quota is reserved before the body is read, so a full organization
+ * is refused at once. A valid body holds at least three delimiter lines (3 * (boundary + 4)),
+ * two Content-Disposition headers (>= 35 bytes each), a purpose (>= 5) and CRLFs: the file is
+ * at least 3 * boundary + 100 bytes smaller than the body. If even that cannot fit, refuse now;
+ * if only the framing does not fit, reserve the rest as bytes come. */
+static int reserve_declared(http_req *r, int64_t cl, size_t boundary_len)
+{
+    upload *u = U(r);
+    int64_t floor = cl - (int64_t)(3 * boundary_len + 100);
+    if (cl <= 0 || floor <= 0)
+        return 0;
+    if (ensure_intent(r))
+        return -1;
+    meta_store *m = r->app->meta;
+    int64_t max = r->app->cfg->max_org_bytes;
+    int rc = m->ops->intent_reserve(m, u->blob, cl, max);
+    if (rc == META_OK) {
+        u->reserved = cl;
+        return 0;
+    }
+    if (rc == META_E_QUOTA) {
+        rc = m->ops->intent_reserve(m, u->blob, floor, max);
+        if (rc == META_OK) {
+            u->reserved = floor;
+            return 0;
+        }
+    }
+    if (rc == META_E_QUOTA)
+        return reply_quota(r), -1;
+    return api_reply_store_error(r, rc, "intent_reserve"), -1;
+}
+
 static int open_file(http_req *r, const mp_part_info *pi)
 {
     upload *u = U(r);
     if (!filename_ok(r, pi->filename, pi->filename_len))
         return -1;
     u->filename = strndup(pi->filename, pi->filename_len);
-    if (!u->filename || blob_key_new(u->blob))
+    if (!u->filename)
         return http_reply_internal(r, "upload init"), -1;
-    meta_store *m = r->app->meta;
-    int rc = m->ops->intent_open(m, r->org, u->blob, app_now(r->app));
-    if (rc)
-        return api_reply_store_error(r, rc, "intent_open"), -1;
-    u->intent = 1;
-    rc = blob_writer_open(r->app->blob, u->blob, &u->w);
+    if (ensure_intent(r))
+        return -1;
+    int rc = blob_writer_open(r->app->blob, u->blob, &u->w);
     if (rc)
         return reply_blob_error(r, rc, "writer_open"), -1;
     return 0;
@@ -267,7 +312,7 @@ static int begin(http_req *r)
     mp_limits lim = MP_LIMITS_DEFAULT;
     if (mp_parser_new(&u->mp, boundary, &lim, &mp_cbs, r) != MP_OK)
         return http_reply_internal(r, "parser alloc"), 1;
-    return 0;
+    return reserve_declared(r, cl, strlen(boundary)) ? 1 : 0;
 }
 
 static int body(http_req *r, const char *data, size_t len)

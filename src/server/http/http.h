@@ -75,12 +75,13 @@ struct http_req {
     int64_t start_ns;
     uint64_t bytes_in;
     uint64_t bytes_out;
-    int status;     /* 0 until a reply is made */
-    int first_call; /* inside the headers-only first call of the access handler */
-    int has_body;   /* Content-Length > 0 or chunked */
-    void *pending;  /* struct MHD_Response * made on the first call, queued on the next */
-    int body_done;  /* end() has been called */
-    void *state;    /* the handler's own */
+    uint64_t discarded; /* body bytes dropped after an early reply */
+    int status;         /* 0 until a reply is made */
+    int first_call;     /* inside the headers-only first call of the access handler */
+    int has_body;       /* Content-Length > 0 or chunked */
+    void *pending;      /* struct MHD_Response * made on the first call, queued on the next */
+    int body_done;      /* end() has been called */
+    void *state;        /* the handler's own */
 };
 
 /* Header and query access; values are borrowed from the connection until the request ends.

@@ -19,6 +19,9 @@
 /* Per-connection read buffer: bounds memory per connection and sets the size of the body
  * pieces handed to handlers (and so of the blob writes). */
 #define CONN_MEMORY_LIMIT (256 * 1024)
+/* After an early error reply, at most this much of the remaining body is read (and dropped)
+ * so the client gets the reply; past it the connection is closed. */
+#define DISCARD_MAX (64u << 20)
 
 struct http_server {
     struct MHD_Daemon *d;
@@ -84,12 +87,19 @@ static int finish_reply(http_req *r, int status, struct MHD_Response *resp, uint
         return -1;
     r->status = status;
     r->bytes_out = out_len;
-    if (r->first_call && !r->has_body && status != MHD_HTTP_CONTENT_TOO_LARGE) {
+    /* libmicrohttpd accepts a response only on the first call or once the body is complete:
+     * a reply made while body pieces arrive waits for the end of the body (the rest of which
+     * is read and dropped, see on_access). */
+    int defer =
+        r->first_call ? (!r->has_body && status != MHD_HTTP_CONTENT_TOO_LARGE) : !r->body_done;
+    if (defer) {
         r->pending = resp;
         return 0;
     }
     enum MHD_Result ok = MHD_queue_response(r->conn, (unsigned)status, resp);
     MHD_destroy_response(resp);
+    if (ok != MHD_YES)
+        LOG(LOG_WARN, "msg=\"cannot queue response\" id=%s status=%d", r->request_id, status);
     return ok == MHD_YES ? 0 : -1;
 }
 
@@ -332,24 +342,28 @@ static enum MHD_Result on_access(void *cls,
     http_req *r = *con_cls;
     if (!r)
         return first_call(cls, c, url, method, con_cls);
-    if (r->pending) {
-        enum MHD_Result ok = MHD_queue_response(c, (unsigned)r->status, r->pending);
-        MHD_destroy_response(r->pending);
-        r->pending = NULL;
-        *upload_data_size = 0;
-        return ok;
-    }
     if (*upload_data_size) {
         size_t n = *upload_data_size;
         *upload_data_size = 0;
         r->bytes_in += n;
-        if (!r->status && r->route->body)
-            r->route->body(r, upload_data, n);
-        return MHD_YES;
+        if (!r->status) {
+            if (r->route->body)
+                r->route->body(r, upload_data, n);
+            return MHD_YES;
+        }
+        /* Already answered: drop the rest of the body, up to a bound, then hang up. */
+        r->discarded += n;
+        return r->discarded > DISCARD_MAX ? MHD_NO : MHD_YES;
+    }
+    r->body_done = 1;
+    if (r->pending) {
+        enum MHD_Result ok = MHD_queue_response(c, (unsigned)r->status, r->pending);
+        MHD_destroy_response(r->pending);
+        r->pending = NULL;
+        return ok;
     }
     if (r->status)
         return MHD_YES;
-    r->body_done = 1;
     r->route->end(r);
     if (!r->status)
         http_reply_internal(r, "handler returned without a reply");
