@@ -32,14 +32,14 @@ enum {
     MP_E_UNSUPPORTED = -5, /* Content-Transfer-Encoding we refuse */
     MP_E_CALLBACK = -6,    /* a callback returned non-zero; see mp_parser_cb_result() */
     MP_E_NOMEM = -7,
-    MP_E_BOUNDARY = -8,    /* no usable boundary in the Content-Type */
+    MP_E_BOUNDARY = -8, /* no usable boundary in the Content-Type */
 };
 
 typedef struct mp_part_info {
     const char *name; /* field name, NUL-terminated (may be empty but never NULL) */
     size_t name_len;
-    const char *filename; /* NULL when the part has no filename parameter */
-    size_t filename_len;  /* may contain any byte, NUL included: the caller validates */
+    const char *filename;     /* NULL when the part has no filename parameter */
+    size_t filename_len;      /* may contain any byte, NUL included: the caller validates */
     const char *content_type; /* NULL when absent */
 } mp_part_info;
 
@@ -50,12 +50,17 @@ typedef struct mp_callbacks {
     int (*part_end)(void *userdata);
 } mp_callbacks;
 
+/* A field left at 0 takes its default. The header buffer (max_header_bytes counts every byte
+ * of a part's header block: each line with its CRLF and the empty line ending the block) and
+ * a decode area of the same size are allocated once, by mp_parser_new. */
 typedef struct mp_limits {
     size_t max_header_bytes; /* per part, all header lines together; default 16384 */
     unsigned max_parts;      /* default 64 */
 } mp_limits;
 
+/* clang-format off */
 #define MP_LIMITS_DEFAULT {16384, 64}
+/* clang-format on */
 
 typedef struct mp_parser mp_parser;
 
@@ -65,8 +70,15 @@ typedef struct mp_parser mp_parser;
  * MP_E_BOUNDARY (not multipart/form-data, no boundary, or an invalid one). */
 int mp_boundary_from_content_type(const char *content_type, char out[MP_BOUNDARY_MAX + 1]);
 
-int mp_parser_new(mp_parser **out, const char *boundary, const mp_limits *limits,
-                  const mp_callbacks *cb, void *userdata);
+/* Creates a parser for the given boundary (1..70 RFC 2046 bchars, else MP_E_BOUNDARY; the
+ * string is copied). limits may be NULL for the defaults; cb may be NULL and any callback may
+ * be NULL (that event is then dropped). Returns MP_OK, MP_E_BOUNDARY or MP_E_NOMEM; on error
+ * *out is NULL. Callbacks must not free the parser. Free with mp_parser_free(). */
+int mp_parser_new(mp_parser **out,
+                  const char *boundary,
+                  const mp_limits *limits,
+                  const mp_callbacks *cb,
+                  void *userdata);
 /* Feeds the next len bytes. Returns MP_OK or an MP_E_*; after an error the parser only
  * returns that error again. */
 int mp_parser_feed(mp_parser *p, const char *data, size_t len);
@@ -76,6 +88,9 @@ int mp_parser_finish(mp_parser *p);
 int mp_parser_cb_result(const mp_parser *p);
 /* A short static English description of the last error, for the API's error message. */
 const char *mp_parser_errmsg(const mp_parser *p);
+/* A short static English description of an MP_* code (for mp_boundary_from_content_type and
+ * mp_parser_new, which have no parser to ask). */
+const char *mp_strerror(int err);
 void mp_parser_free(mp_parser *p);
 
 #endif
