@@ -151,6 +151,11 @@ struct meta_store {
  * schema migration. Files are created 0600. */
 int meta_sqlite_open(meta_store **out, const char *path);
 
+/* SQLite only (no-op on other stores): how long a write waits for a lock held by another
+ * connection before failing with META_E_BUSY. Default 10000 ms. Every thread's connection
+ * picks the new value up on its next call. Thread: any. */
+void meta_sqlite_set_busy_timeout(meta_store *s, int ms);
+
 static inline void meta_store_free(meta_store *s)
 {
     if (s)

@@ -1,0 +1,1225 @@
+/*
+ * SQLite metadata store (see docs/storage.md).
+ *
+ * One connection per thread, opened lazily and closed by the thread-exit destructor of a
+ * pthread key (or by meta_store_free for threads still alive). Statements are prepared once
+ * per connection and reset after every use. Every multi-statement change runs in
+ * BEGIN IMMEDIATE, so reading the quota and updating it is atomic across threads and
+ * processes; single-statement changes rely on SQLite's implicit transaction.
+ */
+#include "server/meta/meta.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/crypto.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define BUSY_TIMEOUT_MS 10000
+#define LIST_LIMIT_MAX  10000
+#define EXPIRE_TAKE_MAX 1000
+
+/* ---- schema ---- */
+
+/* Migration i brings user_version from i to i + 1. Never edit a shipped entry; append. */
+static const char *const migrations[] = {
+    "CREATE TABLE orgs("
+    "  id TEXT PRIMARY KEY,"
+    "  used_bytes INTEGER NOT NULL DEFAULT 0 CHECK (used_bytes >= 0),"
+    "  reserved_bytes INTEGER NOT NULL DEFAULT 0 CHECK (reserved_bytes >= 0));"
+    "CREATE TABLE api_keys("
+    "  id TEXT PRIMARY KEY,"
+    "  hash BLOB NOT NULL UNIQUE CHECK (length(hash) = 32),"
+    "  org TEXT NOT NULL REFERENCES orgs(id),"
+    "  name TEXT NOT NULL,"
+    "  created_at INTEGER NOT NULL,"
+    "  revoked_at INTEGER);" /* NULL: active */
+    "CREATE TABLE files("
+    "  id TEXT PRIMARY KEY,"
+    "  org TEXT NOT NULL REFERENCES orgs(id),"
+    "  purpose TEXT NOT NULL,"
+    "  filename TEXT NOT NULL,"
+    "  bytes INTEGER NOT NULL CHECK (bytes >= 0),"
+    "  created_at INTEGER NOT NULL,"
+    "  expires_at INTEGER," /* NULL: never */
+    "  blob TEXT NOT NULL UNIQUE);"
+    "CREATE INDEX files_org_created ON files(org, created_at, id);"
+    "CREATE INDEX files_org_purpose_created ON files(org, purpose, created_at, id);"
+    "CREATE INDEX files_expires ON files(expires_at) WHERE expires_at IS NOT NULL;"
+    "CREATE TABLE intents("
+    "  blob TEXT PRIMARY KEY,"
+    "  org TEXT NOT NULL REFERENCES orgs(id),"
+    "  reserved INTEGER NOT NULL DEFAULT 0 CHECK (reserved >= 0),"
+    "  created_at INTEGER NOT NULL);",
+};
+#define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
+
+/* ---- statements ---- */
+
+#define FILE_COLS   "id, org, purpose, filename, bytes, created_at, coalesce(expires_at, 0), blob"
+#define VISIBLE(ph) " AND (expires_at IS NULL OR expires_at > " ph ")"
+
+/* List variants: index = desc * 4 + has_purpose * 2 + has_cursor.
+ * ?1 org, ?2 purpose, ?3 cursor created_at, ?4 cursor id, ?5 now, ?6 limit + 1. */
+#define LIST_SQL(purpose, cursor, dir)                                                             \
+    "SELECT " FILE_COLS                                                                            \
+    " FROM files WHERE org = ?1" purpose cursor VISIBLE("?5") " ORDER BY created_at " dir          \
+                                                              ", id " dir " LIMIT ?6"
+#define P_ANY ""
+#define P_EQ  " AND purpose = ?2"
+#define C_GT  " AND (created_at, id) > (?3, ?4)"
+#define C_LT  " AND (created_at, id) < (?3, ?4)"
+
+enum {
+    ST_BEGIN,
+    ST_COMMIT,
+    ST_ROLLBACK,
+    ST_ORG_ENSURE,
+    ST_ORG_ADD,
+    ST_ORG_USAGE,
+    ST_ORG_UNRESERVE_ALL,
+    ST_KEY_LOOKUP,
+    ST_KEY_INSERT,
+    ST_KEY_LIST,
+    ST_KEY_REVOKE,
+    ST_KEY_COUNT,
+    ST_INTENT_INSERT,
+    ST_INTENT_GET,
+    ST_INTENT_ADD,
+    ST_INTENT_DEL,
+    ST_INTENT_ALL,
+    ST_INTENT_DEL_ALL,
+    ST_FILE_INSERT,
+    ST_FILE_GET,
+    ST_FILE_DEL,
+    ST_FILE_CURSOR,
+    ST_FILE_EXPIRED,
+    ST_BLOB_REF,
+    ST_STATS,
+    ST_LIST, /* 8 variants follow */
+    ST_COUNT = ST_LIST + 8,
+};
+
+static const char *const sql_text[ST_COUNT] = {
+    [ST_BEGIN] = "BEGIN IMMEDIATE",
+    [ST_COMMIT] = "COMMIT",
+    [ST_ROLLBACK] = "ROLLBACK",
+    [ST_ORG_ENSURE] = "INSERT OR IGNORE INTO orgs(id) VALUES (?1)",
+    [ST_ORG_ADD] = "UPDATE orgs SET used_bytes = used_bytes + ?2,"
+                   " reserved_bytes = reserved_bytes + ?3 WHERE id = ?1",
+    [ST_ORG_USAGE] = "SELECT used_bytes, reserved_bytes FROM orgs WHERE id = ?1",
+    [ST_ORG_UNRESERVE_ALL] = "UPDATE orgs SET reserved_bytes = 0 WHERE reserved_bytes <> 0",
+    [ST_KEY_LOOKUP] = "SELECT org, hash FROM api_keys WHERE hash = ?1 AND revoked_at IS NULL",
+    [ST_KEY_INSERT] = "INSERT INTO api_keys(id, hash, org, name, created_at, revoked_at)"
+                      " VALUES (?1, ?2, ?3, ?4, ?5, nullif(?6, 0))",
+    [ST_KEY_LIST] = "SELECT id, org, name, created_at, coalesce(revoked_at, 0) FROM api_keys"
+                    " ORDER BY created_at, id",
+    [ST_KEY_REVOKE] = "UPDATE api_keys SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
+    [ST_KEY_COUNT] = "SELECT count(*) FROM api_keys WHERE revoked_at IS NULL",
+    [ST_INTENT_INSERT] = "INSERT INTO intents(blob, org, reserved, created_at)"
+                         " VALUES (?1, ?2, 0, ?3)",
+    [ST_INTENT_GET] = "SELECT i.org, i.reserved, o.used_bytes, o.reserved_bytes"
+                      " FROM intents i JOIN orgs o ON o.id = i.org WHERE i.blob = ?1",
+    [ST_INTENT_ADD] = "UPDATE intents SET reserved = reserved + ?2 WHERE blob = ?1",
+    [ST_INTENT_DEL] = "DELETE FROM intents WHERE blob = ?1",
+    [ST_INTENT_ALL] = "SELECT blob FROM intents",
+    [ST_INTENT_DEL_ALL] = "DELETE FROM intents",
+    [ST_FILE_INSERT] = "INSERT INTO files(id, org, purpose, filename, bytes, created_at,"
+                       " expires_at, blob) VALUES (?1, ?2, ?3, ?4, ?5, ?6, nullif(?7, 0), ?8)",
+    [ST_FILE_GET] = "SELECT " FILE_COLS " FROM files WHERE id = ?1 AND org = ?2" VISIBLE("?3"),
+    [ST_FILE_DEL] = "DELETE FROM files WHERE id = ?1",
+    [ST_FILE_CURSOR] = "SELECT created_at, id FROM files WHERE id = ?2 AND org = ?1",
+    [ST_FILE_EXPIRED] = "SELECT " FILE_COLS " FROM files WHERE expires_at <= ?1"
+                        " ORDER BY expires_at LIMIT ?2",
+    [ST_BLOB_REF] = "SELECT EXISTS (SELECT 1 FROM files WHERE blob = ?1)"
+                    " OR EXISTS (SELECT 1 FROM intents WHERE blob = ?1)",
+    [ST_STATS] = "SELECT count(*), coalesce(sum(bytes), 0) FROM files",
+    [ST_LIST + 0] = LIST_SQL(P_ANY, "", "ASC"),
+    [ST_LIST + 1] = LIST_SQL(P_ANY, C_GT, "ASC"),
+    [ST_LIST + 2] = LIST_SQL(P_EQ, "", "ASC"),
+    [ST_LIST + 3] = LIST_SQL(P_EQ, C_GT, "ASC"),
+    [ST_LIST + 4] = LIST_SQL(P_ANY, "", "DESC"),
+    [ST_LIST + 5] = LIST_SQL(P_ANY, C_LT, "DESC"),
+    [ST_LIST + 6] = LIST_SQL(P_EQ, "", "DESC"),
+    [ST_LIST + 7] = LIST_SQL(P_EQ, C_LT, "DESC"),
+};
+
+/* ---- store and connections ---- */
+
+typedef struct sq_store sq_store;
+
+typedef struct sq_conn {
+    sqlite3 *db;
+    sq_store *store;
+    struct sq_conn *prev, *next; /* in store->conns, under store->lock */
+    int busy_ms;
+    sqlite3_stmt *st[ST_COUNT];
+} sq_conn;
+
+struct sq_store {
+    meta_store base;
+    pthread_key_t tls;
+    int tls_ok;
+    pthread_mutex_t lock; /* guards conns */
+    sq_conn *conns;
+    /* Serializes this process's write transactions. SQLite allows one writer at a time
+     * anyway; waiting here instead of in SQLite's busy handler (which sleeps and polls)
+     * hands the lock over as soon as it is free. Other processes still meet the busy
+     * timeout. */
+    pthread_mutex_t wlock;
+    atomic_int busy_ms;
+    char path[];
+};
+
+static const meta_ops sq_ops;
+
+static int map_rc(int rc)
+{
+    switch (rc & 0xff) {
+    case SQLITE_OK:
+    case SQLITE_ROW:
+    case SQLITE_DONE:
+        return META_OK;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        return META_E_BUSY;
+    case SQLITE_NOMEM:
+        return META_E_NOMEM;
+    case SQLITE_CONSTRAINT:
+        if (rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT_UNIQUE)
+            return META_E_CONFLICT;
+        return META_E_INVALID;
+    default:
+        return META_E_IO;
+    }
+}
+
+/* For paths that failed: never META_OK, whatever SQLite returned. */
+static int err_rc(int rc)
+{
+    int m = map_rc(rc);
+    return m != META_OK ? m : META_E_IO;
+}
+
+static void conn_close(sq_conn *c)
+{
+    for (int i = 0; i < ST_COUNT; i++)
+        sqlite3_finalize(c->st[i]);
+    sqlite3_close(c->db);
+    free(c);
+}
+
+/* Thread exit: the store is still alive (it deletes the key before it goes away). */
+static void conn_dtor(void *p)
+{
+    sq_conn *c = p;
+    sq_store *s = c->store;
+
+    pthread_mutex_lock(&s->lock);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        s->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    pthread_mutex_unlock(&s->lock);
+    conn_close(c);
+}
+
+static int wal_cb(void *userdata, int n, char **vals, char **names)
+{
+    (void)names;
+    *(int *)userdata = n == 1 && vals[0] && strcmp(vals[0], "wal") == 0;
+    return 0;
+}
+
+static int conn_setup(sq_conn *c)
+{
+    int wal = 0, rc;
+
+    sqlite3_extended_result_codes(c->db, 1);
+    sqlite3_busy_timeout(c->db, c->busy_ms);
+    /* A connection that closes while no other holds a lock would otherwise take an
+     * exclusive lock to checkpoint and delete the WAL, and writers starting meanwhile get
+     * SQLITE_BUSY at once, without the busy timeout (seen when a thread exits). Automatic
+     * checkpoints on commit keep the WAL bounded. */
+    if (sqlite3_db_config(c->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL) != SQLITE_OK)
+        return META_E_IO;
+    rc = sqlite3_exec(c->db, "PRAGMA journal_mode=WAL", wal_cb, &wal, NULL);
+    if (rc == SQLITE_OK && !wal)
+        return META_E_IO;
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(c->db, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON", NULL, NULL,
+                          NULL);
+    return map_rc(rc);
+}
+
+static int conn_open(sq_store *s, sq_conn **out)
+{
+    const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+    sq_conn *c = calloc(1, sizeof *c);
+    int rc;
+
+    if (!c)
+        return META_E_NOMEM;
+    c->store = s;
+    c->busy_ms = atomic_load(&s->busy_ms);
+    rc = sqlite3_open_v2(s->path, &c->db, flags, NULL);
+    rc = rc == SQLITE_OK ? conn_setup(c) : err_rc(rc);
+    if (rc != META_OK) {
+        conn_close(c);
+        return rc == META_E_NOMEM ? rc : META_E_IO;
+    }
+    *out = c;
+    return META_OK;
+}
+
+static int conn_get(sq_store *s, sq_conn **out)
+{
+    sq_conn *c = pthread_getspecific(s->tls);
+    int rc;
+
+    if (!c) {
+        rc = conn_open(s, &c);
+        if (rc != META_OK)
+            return rc;
+        if (pthread_setspecific(s->tls, c) != 0) {
+            conn_close(c);
+            return META_E_NOMEM;
+        }
+        pthread_mutex_lock(&s->lock);
+        c->next = s->conns;
+        if (s->conns)
+            s->conns->prev = c;
+        s->conns = c;
+        pthread_mutex_unlock(&s->lock);
+    }
+    if (c->busy_ms != atomic_load_explicit(&s->busy_ms, memory_order_relaxed)) {
+        c->busy_ms = atomic_load(&s->busy_ms);
+        sqlite3_busy_timeout(c->db, c->busy_ms);
+    }
+    *out = c;
+    return META_OK;
+}
+
+static int stmt(sq_conn *c, int id, sqlite3_stmt **out)
+{
+    if (!c->st[id]) {
+        int rc = sqlite3_prepare_v3(c->db, sql_text[id], -1, SQLITE_PREPARE_PERSISTENT, &c->st[id],
+                                    NULL);
+        if (rc != SQLITE_OK || !c->st[id])
+            return err_rc(rc);
+    }
+    *out = c->st[id];
+    return META_OK;
+}
+
+/* The calling thread's connection and one of its statements. */
+static int prep(meta_store *ms, int id, sq_conn **c, sqlite3_stmt **st)
+{
+    int rc = conn_get((sq_store *)ms, c);
+    return rc != META_OK ? rc : stmt(*c, id, st);
+}
+
+/* ---- small helpers ---- */
+
+/* Runs a bound statement that returns no rows, then resets it. */
+static int run(sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? META_OK : err_rc(rc);
+}
+
+static int run_id(sq_conn *c, int id)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = stmt(c, id, &st);
+    return rc != META_OK ? rc : run(st);
+}
+
+static int bind_err(sq_conn *c, sqlite3_stmt *st)
+{
+    int rc = err_rc(sqlite3_errcode(c->db));
+    sqlite3_reset(st);
+    return rc;
+}
+
+/* Every successful tx_begin is paired with exactly one tx_end. */
+static int tx_begin(sq_conn *c)
+{
+    int rc;
+
+    pthread_mutex_lock(&c->store->wlock);
+    rc = run_id(c, ST_BEGIN);
+    if (rc != META_OK)
+        pthread_mutex_unlock(&c->store->wlock);
+    return rc;
+}
+
+/* Commits if rc is META_OK, else rolls back; returns the outcome. */
+static int tx_end(sq_conn *c, int rc)
+{
+    if (rc == META_OK)
+        rc = run_id(c, ST_COMMIT);
+    if (rc != META_OK && !sqlite3_get_autocommit(c->db))
+        run_id(c, ST_ROLLBACK);
+    pthread_mutex_unlock(&c->store->wlock);
+    return rc;
+}
+
+static void col_copy(sqlite3_stmt *st, int col, char *dst, size_t cap)
+{
+    const unsigned char *v = sqlite3_column_text(st, col);
+    size_t n = v ? (size_t)sqlite3_column_bytes(st, col) : 0;
+
+    if (n >= cap)
+        n = cap - 1;
+    if (n)
+        memcpy(dst, v, n);
+    dst[n] = '\0';
+}
+
+static void row_file(sqlite3_stmt *st, meta_file *f)
+{
+    col_copy(st, 0, f->id, sizeof f->id);
+    col_copy(st, 1, f->org, sizeof f->org);
+    col_copy(st, 2, f->purpose, sizeof f->purpose);
+    col_copy(st, 3, f->filename, sizeof f->filename);
+    f->bytes = sqlite3_column_int64(st, 4);
+    f->created_at = sqlite3_column_int64(st, 5);
+    f->expires_at = sqlite3_column_int64(st, 6);
+    col_copy(st, 7, f->blob, sizeof f->blob);
+}
+
+/* Non-NULL, non-empty and NUL-terminated within cap. */
+static int str_ok(const char *v, size_t cap)
+{
+    if (!v)
+        return 0;
+    size_t n = strnlen(v, cap);
+    return n > 0 && n < cap;
+}
+
+static int org_ok(const char *org)
+{
+    if (!str_ok(org, META_ORG_MAX))
+        return 0;
+    for (const char *p = org; *p; p++) {
+        char ch = *p;
+        int good = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                   (ch >= '0' && ch <= '9') || ch == '_' || ch == '-';
+        if (!good)
+            return 0;
+    }
+    return 1;
+}
+
+static int file_ok(const meta_file *f)
+{
+    return f && str_ok(f->id, META_ID_MAX) && org_ok(f->org) &&
+           str_ok(f->purpose, META_PURPOSE_MAX) && str_ok(f->filename, META_FILENAME_MAX) &&
+           blob_key_valid(f->blob) && f->bytes >= 0 && f->created_at >= 0 && f->expires_at >= 0;
+}
+
+/* used + reserved + add <= max, without overflow (all operands >= 0). */
+static int fits(int64_t used, int64_t reserved, int64_t add, int64_t max)
+{
+    return used <= max && reserved <= max - used && add <= max - used - reserved;
+}
+
+static int org_ensure(sq_conn *c, const char *org)
+{
+    sqlite3_stmt *st;
+    int rc = stmt(c, ST_ORG_ENSURE, &st);
+
+    if (rc != META_OK)
+        return rc;
+    if (sqlite3_bind_text(st, 1, org, -1, SQLITE_STATIC) != SQLITE_OK)
+        return bind_err(c, st);
+    return run(st);
+}
+
+static int org_add(sq_conn *c, const char *org, int64_t used, int64_t reserved)
+{
+    sqlite3_stmt *st;
+    int rc = stmt(c, ST_ORG_ADD, &st);
+
+    if (rc != META_OK)
+        return rc;
+    if ((sqlite3_bind_text(st, 1, org, -1, SQLITE_STATIC) | sqlite3_bind_int64(st, 2, used) |
+         sqlite3_bind_int64(st, 3, reserved)) != SQLITE_OK)
+        return bind_err(c, st);
+    rc = run(st);
+    if (rc == META_OK && sqlite3_changes(c->db) != 1)
+        rc = META_E_IO; /* an intent or file without its org: the schema forbids it */
+    return rc;
+}
+
+/* Runs a bound one-row statement and reads up to two integer columns. */
+static int query_i64(sqlite3_stmt *st, int64_t *a, int64_t *b)
+{
+    int rc = sqlite3_step(st);
+
+    if (rc == SQLITE_ROW) {
+        *a = sqlite3_column_int64(st, 0);
+        if (b)
+            *b = sqlite3_column_int64(st, 1);
+        rc = META_OK;
+    } else {
+        rc = rc == SQLITE_DONE ? META_E_NOTFOUND : err_rc(rc);
+    }
+    sqlite3_reset(st);
+    return rc;
+}
+
+/* ---- keys ---- */
+
+static int sq_key_lookup(meta_store *ms, const uint8_t hash[32], char org[META_ORG_MAX])
+{
+    sq_conn *c;
+    sqlite3_stmt *st;
+    const void *h;
+    int rc;
+
+    if (!hash || !org)
+        return META_E_INVALID;
+    rc = prep(ms, ST_KEY_LOOKUP, &c, &st);
+    if (rc != META_OK)
+        return rc;
+    if (sqlite3_bind_blob(st, 1, hash, 32, SQLITE_STATIC) != SQLITE_OK)
+        return bind_err(c, st);
+    rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        rc = rc == SQLITE_DONE ? META_E_NOTFOUND : err_rc(rc);
+        goto out;
+    }
+    h = sqlite3_column_blob(st, 1);
+    /* The index found the row by equality; compare again in constant time so that acceptance
+     * never depends on a data-dependent early exit. */
+    if (!h || sqlite3_column_bytes(st, 1) != 32 || CRYPTO_memcmp(h, hash, 32) != 0) {
+        rc = META_E_NOTFOUND;
+        goto out;
+    }
+    col_copy(st, 0, org, META_ORG_MAX);
+    rc = META_OK;
+out:
+    sqlite3_reset(st);
+    return rc;
+}
+
+static int key_insert(sq_conn *c, const meta_key *k, const uint8_t hash[32])
+{
+    sqlite3_stmt *st;
+    int rc = stmt(c, ST_KEY_INSERT, &st);
+
+    if (rc != META_OK)
+        return rc;
+    if ((sqlite3_bind_text(st, 1, k->id, -1, SQLITE_STATIC) |
+         sqlite3_bind_blob(st, 2, hash, 32, SQLITE_STATIC) |
+         sqlite3_bind_text(st, 3, k->org, -1, SQLITE_STATIC) |
+         sqlite3_bind_text(st, 4, k->name, -1, SQLITE_STATIC) |
+         sqlite3_bind_int64(st, 5, k->created_at) | sqlite3_bind_int64(st, 6, k->revoked_at)) !=
+        SQLITE_OK)
+        return bind_err(c, st);
+    return run(st);
+}
+
+static int sq_key_create(meta_store *ms, const meta_key *k, const uint8_t hash[32])
+{
+    sq_conn *c;
+    int rc;
+
+    if (!k || !hash || !str_ok(k->id, META_ID_MAX) || !org_ok(k->org) ||
+        strnlen(k->name, META_NAME_MAX) >= META_NAME_MAX || k->created_at < 0 || k->revoked_at < 0)
+        return META_E_INVALID;
+    rc = conn_get((sq_store *)ms, &c);
+    if (rc == META_OK)
+        rc = tx_begin(c);
+    if (rc != META_OK)
+        return rc;
+    rc = org_ensure(c, k->org);
+    if (rc == META_OK)
+        rc = key_insert(c, k, hash);
+    return tx_end(c, rc);
+}
+
+static int sq_key_list(meta_store *ms, meta_key_cb cb, void *userdata)
+{
+    sq_conn *c;
+    sqlite3_stmt *st;
+    meta_key k;
+    int rc;
+
+    if (!cb)
+        return META_E_INVALID;
+    rc = prep(ms, ST_KEY_LIST, &c, &st);
+    if (rc != META_OK)
+        return rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        col_copy(st, 0, k.id, sizeof k.id);
+        col_copy(st, 1, k.org, sizeof k.org);
+        col_copy(st, 2, k.name, sizeof k.name);
+        k.created_at = sqlite3_column_int64(st, 3);
+        k.revoked_at = sqlite3_column_int64(st, 4);
+        int stop = cb(&k, userdata);
+        if (stop != 0) {
+            sqlite3_reset(st);
+            return stop;
+        }
+    }
+    sqlite3_reset(st);
+    return map_rc(rc);
+}
+
+static int sq_key_revoke(meta_store *ms, const char *key_id, int64_t now)
+{
+    sq_conn *c;
+    sqlite3_stmt *st;
+    int rc;
+
+    if (!str_ok(key_id, META_ID_MAX) || now <= 0)
+        return META_E_INVALID;
+    rc = prep(ms, ST_KEY_REVOKE, &c, &st);
+    if (rc != META_OK)
+        return rc;
+    if ((sqlite3_bind_text(st, 1, key_id, -1, SQLITE_STATIC) | sqlite3_bind_int64(st, 2, now)) !=
+        SQLITE_OK)
+        return bind_err(c, st);
+    rc = run(st);
+    if (rc == META_OK && sqlite3_changes(c->db) == 0)
+        rc = META_E_NOTFOUND;
+    return rc;
+}
+
+static int sq_key_count_active(meta_store *ms, int64_t *out)
+{
+    sq_conn *c;
+    sqlite3_stmt *st;
+    int rc;
+
+    if (!out)
+        return META_E_INVALID;
+    rc = prep(ms, ST_KEY_COUNT, &c, &st);
+    return rc != META_OK ? rc : query_i64(st, out, NULL);
+}
+
+/* ---- intents ---- */
+
+typedef struct intent_row {
+    char org[META_ORG_MAX];
+    int64_t reserved;     /* this intent's reservation */
+    int64_t org_used;     /* the org's used_bytes */
+    int64_t org_reserved; /* the org's reserved_bytes, this intent included */
+} intent_row;
+
+static int intent_get(sq_conn *c, const char *blob, intent_row *out)
+{
+    sqlite3_stmt *st;
+    int rc = stmt(c, ST_INTENT_GET, &st);
+
+    if (rc != META_OK)
+        return rc;
+    if (sqlite3_bind_text(st, 1, blob, -1, SQLITE_STATIC) != SQLITE_OK)
+        return bind_err(c, st);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        col_copy(st, 0, out->org, sizeof out->org);
+        out->reserved = sqlite3_column_int64(st, 1);
+        out->org_used = sqlite3_column_int64(st, 2);
+        out->org_reserved = sqlite3_column_int64(st, 3);
+        rc = META_OK;
+    } else {
+        rc = rc == SQLITE_DONE ? META_E_NOTFOUND : err_rc(rc);
+    }
+    sqlite3_reset(st);
+    return rc;
+}
+
+/* Runs a change statement taking a text ?1 and, if it has one, an integer ?2. */
+static int text_stmt(sq_conn *c, int id, const char *text, int64_t arg2)
+{
+    sqlite3_stmt *st;
+    int rc = stmt(c, id, &st);
+
+    if (rc != META_OK)
+        return rc;
+    rc = sqlite3_bind_text(st, 1, text, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK && sqlite3_bind_parameter_count(st) >= 2)
+        rc = sqlite3_bind_int64(st, 2, arg2);
+    if (rc != SQLITE_OK)
+        return bind_err(c, st);
+    return run(st);
+}
+
+static int intent_insert(sq_conn *c, const char *org, const char *blob, int64_t now)
+{
+    sqlite3_stmt *st;
+    int rc = stmt(c, ST_INTENT_INSERT, &st);
+
+    if (rc != META_OK)
+        return rc;
+    if ((sqlite3_bind_text(st, 1, blob, -1, SQLITE_STATIC) |
+         sqlite3_bind_text(st, 2, org, -1, SQLITE_STATIC) | sqlite3_bind_int64(st, 3, now)) !=
+        SQLITE_OK)
+        return bind_err(c, st);
+    return run(st);
+}
+
+static int sq_intent_open(meta_store *ms, const char *org, const char *blob, int64_t now)
+{
+    sq_conn *c;
+    int rc;
+
+    if (!org_ok(org) || !blob_key_valid(blob) || now < 0)
+        return META_E_INVALID;
+    rc = conn_get((sq_store *)ms, &c);
+    if (rc == META_OK)
+        rc = tx_begin(c);
+    if (rc != META_OK)
+        return rc;
+    rc = org_ensure(c, org);
+    if (rc == META_OK)
+        rc = intent_insert(c, org, blob, now);
+    return tx_end(c, rc);
+}
+
+static int sq_intent_reserve(meta_store *ms, const char *blob, int64_t delta, int64_t org_max)
+{
+    sq_conn *c;
+    intent_row ir;
+    int rc;
+
+    if (!blob_key_valid(blob) || delta <= 0 || org_max < 0)
+        return META_E_INVALID;
+    rc = conn_get((sq_store *)ms, &c);
+    if (rc == META_OK)
+        rc = tx_begin(c);
+    if (rc != META_OK)
+        return rc;
+    rc = intent_get(c, blob, &ir);
+    if (rc == META_OK && !fits(ir.org_used, ir.org_reserved, delta, org_max))
+        rc = META_E_QUOTA;
+    if (rc == META_OK)
+        rc = text_stmt(c, ST_INTENT_ADD, blob, delta);
+    if (rc == META_OK)
+        rc = org_add(c, ir.org, 0, delta);
+    return tx_end(c, rc);
+}
+
+static int sq_intent_drop(meta_store *ms, const char *blob)
+{
+    sq_conn *c;
+    intent_row ir;
+    int rc;
+
+    if (!blob_key_valid(blob))
+        return META_E_INVALID;
+    rc = conn_get((sq_store *)ms, &c);
+    if (rc == META_OK)
+        rc = tx_begin(c);
+    if (rc != META_OK)
+        return rc;
+    rc = intent_get(c, blob, &ir);
+    if (rc == META_OK)
+        rc = text_stmt(c, ST_INTENT_DEL, blob, 0);
+    if (rc == META_OK)
+        rc = org_add(c, ir.org, 0, -ir.reserved);
+    return tx_end(c, rc);
+}
+
+static int file_insert(sq_conn *c, const meta_file *f)
+{
+    sqlite3_stmt *st;
+    int rc = stmt(c, ST_FILE_INSERT, &st);
+
+    if (rc != META_OK)
+        return rc;
+    if ((sqlite3_bind_text(st, 1, f->id, -1, SQLITE_STATIC) |
+         sqlite3_bind_text(st, 2, f->org, -1, SQLITE_STATIC) |
+         sqlite3_bind_text(st, 3, f->purpose, -1, SQLITE_STATIC) |
+         sqlite3_bind_text(st, 4, f->filename, -1, SQLITE_STATIC) |
+         sqlite3_bind_int64(st, 5, f->bytes) | sqlite3_bind_int64(st, 6, f->created_at) |
+         sqlite3_bind_int64(st, 7, f->expires_at) |
+         sqlite3_bind_text(st, 8, f->blob, -1, SQLITE_STATIC)) != SQLITE_OK)
+        return bind_err(c, st);
+    return run(st);
+}
+
+static int sq_file_commit(meta_store *ms, const meta_file *f, int64_t org_max)
+{
+    sq_conn *c;
+    intent_row ir;
+    int rc;
+
+    if (!file_ok(f) || org_max < 0)
+        return META_E_INVALID;
+    rc = conn_get((sq_store *)ms, &c);
+    if (rc == META_OK)
+        rc = tx_begin(c);
+    if (rc != META_OK)
+        return rc;
+    rc = intent_get(c, f->blob, &ir);
+    if (rc == META_OK && strcmp(ir.org, f->org) != 0)
+        rc = META_E_INVALID; /* the intent was opened for another organization */
+    if (rc == META_OK && !fits(ir.org_used, ir.org_reserved - ir.reserved, f->bytes, org_max))
+        rc = META_E_QUOTA;
+    if (rc == META_OK)
+        rc = file_insert(c, f);
+    if (rc == META_OK)
+        rc = text_stmt(c, ST_INTENT_DEL, f->blob, 0);
+    if (rc == META_OK)
+        rc = org_add(c, f->org, f->bytes, -ir.reserved);
+    return tx_end(c, rc);
+}
+
+typedef struct key_vec {
+    char (*v)[BLOB_KEY_LEN + 1];
+    size_t n, cap;
+} key_vec;
+
+static int intents_collect(sq_conn *c, key_vec *kv)
+{
+    sqlite3_stmt *st;
+    int rc = stmt(c, ST_INTENT_ALL, &st);
+
+    if (rc != META_OK)
+        return rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (kv->n == kv->cap) {
+            size_t cap = kv->cap ? kv->cap * 2 : 64;
+            void *p = realloc(kv->v, cap * sizeof *kv->v);
+            if (!p) {
+                sqlite3_reset(st);
+                return META_E_NOMEM;
+            }
+            kv->v = p;
+            kv->cap = cap;
+        }
+        col_copy(st, 0, kv->v[kv->n++], sizeof kv->v[0]);
+    }
+    sqlite3_reset(st);
+    return map_rc(rc);
+}
+
+static int sq_intent_take_all(meta_store *ms, meta_blob_cb cb, void *userdata)
+{
+    key_vec kv = {NULL, 0, 0};
+    sq_conn *c;
+    int rc;
+
+    if (!cb)
+        return META_E_INVALID;
+    rc = conn_get((sq_store *)ms, &c);
+    if (rc == META_OK)
+        rc = tx_begin(c);
+    if (rc != META_OK)
+        return rc;
+    rc = intents_collect(c, &kv);
+    if (rc == META_OK)
+        rc = run_id(c, ST_INTENT_DEL_ALL);
+    if (rc == META_OK) /* every reservation belongs to an intent, so all go to zero */
+        rc = run_id(c, ST_ORG_UNRESERVE_ALL);
+    rc = tx_end(c, rc);
+    for (size_t i = 0; rc == META_OK && i < kv.n; i++)
+        rc = cb(kv.v[i], userdata);
+    free(kv.v);
+    return rc;
+}
+
+/* ---- files ---- */
+
+static int file_fetch(sq_conn *c, const char *org, const char *id, int64_t now, meta_file *out)
+{
+    sqlite3_stmt *st;
+    int rc = stmt(c, ST_FILE_GET, &st);
+
+    if (rc != META_OK)
+        return rc;
+    if ((sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC) |
+         sqlite3_bind_text(st, 2, org, -1, SQLITE_STATIC) | sqlite3_bind_int64(st, 3, now)) !=
+        SQLITE_OK)
+        return bind_err(c, st);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        row_file(st, out);
+        rc = META_OK;
+    } else {
+        rc = rc == SQLITE_DONE ? META_E_NOTFOUND : err_rc(rc);
+    }
+    sqlite3_reset(st);
+    return rc;
+}
+
+static int sq_file_get(meta_store *ms, const char *org, const char *id, int64_t now, meta_file *out)
+{
+    sq_conn *c;
+    int rc;
+
+    if (!org_ok(org) || !str_ok(id, META_ID_MAX) || !out)
+        return META_E_INVALID;
+    rc = conn_get((sq_store *)ms, &c);
+    return rc != META_OK ? rc : file_fetch(c, org, id, now, out);
+}
+
+/* Resolves the cursor to its (created_at, id) and binds them as ?3, ?4. Expired files still
+ * work as cursors, so a client paging while a file expires is not cut off. */
+static int cursor_bind(sq_conn *c, const meta_list_req *req, sqlite3_stmt *list)
+{
+    sqlite3_stmt *st;
+    int rc = stmt(c, ST_FILE_CURSOR, &st);
+
+    if (rc != META_OK)
+        return rc;
+    if ((sqlite3_bind_text(st, 1, req->org, -1, SQLITE_STATIC) |
+         sqlite3_bind_text(st, 2, req->after, -1, SQLITE_STATIC)) != SQLITE_OK)
+        return bind_err(c, st);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        /* SQLITE_TRANSIENT: the id text belongs to st, which is reset below. */
+        rc = sqlite3_bind_int64(list, 3, sqlite3_column_int64(st, 0)) |
+             sqlite3_bind_text(list, 4, (const char *)sqlite3_column_text(st, 1), -1,
+                               SQLITE_TRANSIENT);
+        rc = rc == SQLITE_OK ? META_OK : err_rc(sqlite3_errcode(c->db));
+    } else {
+        rc = rc == SQLITE_DONE ? META_E_NOTFOUND : err_rc(rc);
+    }
+    sqlite3_reset(st);
+    return rc;
+}
+
+static int list_bind(sq_conn *c, const meta_list_req *req, sqlite3_stmt *st)
+{
+    int rc = SQLITE_OK;
+
+    rc |= sqlite3_bind_text(st, 1, req->org, -1, SQLITE_STATIC);
+    if (req->purpose)
+        rc |= sqlite3_bind_text(st, 2, req->purpose, -1, SQLITE_STATIC);
+    rc |= sqlite3_bind_int64(st, 5, req->now);
+    rc |= sqlite3_bind_int64(st, 6, (int64_t)req->limit + 1);
+    if (rc != SQLITE_OK)
+        return bind_err(c, st);
+    return req->after ? cursor_bind(c, req, st) : META_OK;
+}
+
+static int sq_file_list(
+    meta_store *ms, const meta_list_req *req, meta_file_cb cb, void *userdata, int *has_more)
+{
+    sq_conn *c;
+    sqlite3_stmt *st = NULL;
+    meta_file f;
+    int rc, n = 0;
+
+    if (!req || !cb || !has_more || !org_ok(req->org) || req->limit < 1 ||
+        req->limit > LIST_LIMIT_MAX || (req->purpose && !str_ok(req->purpose, META_PURPOSE_MAX)) ||
+        (req->after && !str_ok(req->after, META_ID_MAX)))
+        return META_E_INVALID;
+    *has_more = 0;
+    rc = prep(ms, ST_LIST + (req->desc ? 4 : 0) + (req->purpose ? 2 : 0) + (req->after ? 1 : 0), &c,
+              &st);
+    if (rc == META_OK)
+        rc = list_bind(c, req, st);
+    if (rc != META_OK)
+        goto out;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (n++ == req->limit) {
+            *has_more = 1;
+            break;
+        }
+        row_file(st, &f);
+        rc = cb(&f, userdata);
+        if (rc != 0)
+            goto out;
+    }
+    rc = map_rc(rc);
+out:
+    sqlite3_reset(st);
+    return rc;
+}
+
+static int sq_file_delete(
+    meta_store *ms, const char *org, const char *id, int64_t now, meta_file *out)
+{
+    sq_conn *c;
+    meta_file f;
+    int rc;
+
+    if (!org_ok(org) || !str_ok(id, META_ID_MAX) || !out)
+        return META_E_INVALID;
+    rc = conn_get((sq_store *)ms, &c);
+    if (rc == META_OK)
+        rc = tx_begin(c);
+    if (rc != META_OK)
+        return rc;
+    rc = file_fetch(c, org, id, now, &f);
+    if (rc == META_OK)
+        rc = text_stmt(c, ST_FILE_DEL, id, 0);
+    if (rc == META_OK)
+        rc = org_add(c, org, -f.bytes, 0);
+    rc = tx_end(c, rc);
+    if (rc == META_OK)
+        *out = f;
+    return rc;
+}
+
+static int expired_collect(sq_conn *c, int64_t now, int limit, meta_file *v, int *n)
+{
+    sqlite3_stmt *st;
+    int rc = stmt(c, ST_FILE_EXPIRED, &st);
+
+    if (rc != META_OK)
+        return rc;
+    if ((sqlite3_bind_int64(st, 1, now) | sqlite3_bind_int(st, 2, limit)) != SQLITE_OK)
+        return bind_err(c, st);
+    *n = 0;
+    while (*n < limit && (rc = sqlite3_step(st)) == SQLITE_ROW)
+        row_file(st, &v[(*n)++]);
+    sqlite3_reset(st);
+    return *n == limit ? META_OK : map_rc(rc);
+}
+
+/* The callback's stop value only stops the notifications: the rows are already gone, and a
+ * blob not removed by the caller is an orphan that the sweeper's orphan pass collects. */
+static int sq_expired_take(meta_store *ms, int64_t now, int limit, meta_file_cb cb, void *userdata)
+{
+    meta_file *v = NULL;
+    sq_conn *c;
+    int rc, n = 0;
+
+    if (!cb || limit < 1 || limit > EXPIRE_TAKE_MAX || now < 0)
+        return META_E_INVALID;
+    v = malloc((size_t)limit * sizeof *v);
+    if (!v)
+        return META_E_NOMEM;
+    rc = conn_get((sq_store *)ms, &c);
+    if (rc == META_OK)
+        rc = tx_begin(c);
+    if (rc != META_OK)
+        goto out;
+    rc = expired_collect(c, now, limit, v, &n);
+    for (int i = 0; rc == META_OK && i < n; i++) {
+        rc = text_stmt(c, ST_FILE_DEL, v[i].id, 0);
+        if (rc == META_OK)
+            rc = org_add(c, v[i].org, -v[i].bytes, 0);
+    }
+    rc = tx_end(c, rc);
+    for (int i = 0; rc == META_OK && i < n; i++) {
+        if (cb(&v[i], userdata) != 0)
+            break;
+    }
+out:
+    free(v);
+    return rc == META_OK ? n : rc;
+}
+
+static int sq_blob_referenced(meta_store *ms, const char *blob)
+{
+    sq_conn *c;
+    sqlite3_stmt *st;
+    int64_t yes = 0;
+    int rc;
+
+    if (!blob_key_valid(blob))
+        return META_E_INVALID;
+    rc = prep(ms, ST_BLOB_REF, &c, &st);
+    if (rc != META_OK)
+        return rc;
+    if (sqlite3_bind_text(st, 1, blob, -1, SQLITE_STATIC) != SQLITE_OK)
+        return bind_err(c, st);
+    rc = query_i64(st, &yes, NULL);
+    return rc != META_OK ? rc : yes != 0;
+}
+
+/* ---- accounting ---- */
+
+/* An organization never seen has no usage: 0, 0. */
+static int sq_org_usage(meta_store *ms, const char *org, int64_t *used, int64_t *reserved)
+{
+    sq_conn *c;
+    sqlite3_stmt *st;
+    int rc;
+
+    if (!org_ok(org) || !used || !reserved)
+        return META_E_INVALID;
+    *used = *reserved = 0;
+    rc = prep(ms, ST_ORG_USAGE, &c, &st);
+    if (rc != META_OK)
+        return rc;
+    if (sqlite3_bind_text(st, 1, org, -1, SQLITE_STATIC) != SQLITE_OK)
+        return bind_err(c, st);
+    rc = query_i64(st, used, reserved);
+    return rc == META_E_NOTFOUND ? META_OK : rc;
+}
+
+static int sq_stats(meta_store *ms, meta_stats *out)
+{
+    sq_conn *c;
+    sqlite3_stmt *st;
+    int rc;
+
+    if (!out)
+        return META_E_INVALID;
+    rc = prep(ms, ST_STATS, &c, &st);
+    return rc != META_OK ? rc : query_i64(st, &out->files, &out->bytes);
+}
+
+/* ---- lifecycle ---- */
+
+static void sq_free(meta_store *ms)
+{
+    sq_store *s = (sq_store *)ms;
+
+    if (!s)
+        return;
+    if (s->tls_ok) {
+        /* After the key is deleted no thread-exit destructor runs for it any more. */
+        pthread_setspecific(s->tls, NULL);
+        pthread_key_delete(s->tls);
+    }
+    while (s->conns) {
+        sq_conn *c = s->conns;
+        s->conns = c->next;
+        conn_close(c);
+    }
+    pthread_mutex_destroy(&s->lock);
+    pthread_mutex_destroy(&s->wlock);
+    free(s);
+}
+
+/* Creates the database file 0600 before SQLite does (whatever the umask), or tightens an
+ * existing one. An existing file is never opened here: closing any descriptor of a file drops
+ * the process's POSIX locks on it, which would break connections of another store. */
+static int db_file_prepare(const char *path)
+{
+    struct stat st;
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+
+    if (fd >= 0) {
+        int rc = fchmod(fd, 0600);
+        close(fd);
+        return rc == 0 ? META_OK : META_E_IO;
+    }
+    if (errno != EEXIST || stat(path, &st) != 0)
+        return META_E_IO;
+    if ((st.st_mode & 0777) != 0600 && chmod(path, 0600) != 0)
+        return META_E_IO;
+    return META_OK;
+}
+
+/* SQLite creates -wal and -shm with the database file's mode; make sure of it anyway. */
+static void side_files_chmod(const char *path)
+{
+    static const char *const sfx[] = {"-wal", "-shm"};
+    char p[4096];
+    struct stat st;
+
+    for (size_t i = 0; i < 2; i++) {
+        if (snprintf(p, sizeof p, "%s%s", path, sfx[i]) >= (int)sizeof p)
+            continue;
+        if (lstat(p, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0777) != 0600)
+            chmod(p, 0600);
+    }
+}
+
+static int user_version_cb(void *userdata, int n, char **vals, char **names)
+{
+    (void)names;
+    *(int *)userdata = n == 1 && vals[0] ? atoi(vals[0]) : -1;
+    return 0;
+}
+
+static int migrate(sq_conn *c)
+{
+    char sql[64];
+    int v = -1, rc;
+
+    rc = tx_begin(c);
+    if (rc != META_OK)
+        return rc;
+    rc = map_rc(sqlite3_exec(c->db, "PRAGMA user_version", user_version_cb, &v, NULL));
+    if (rc == META_OK && (v < 0 || v > SCHEMA_VERSION))
+        rc = META_E_IO; /* written by a newer argotd: refuse rather than guess */
+    for (int i = v; rc == META_OK && i < SCHEMA_VERSION; i++)
+        rc = map_rc(sqlite3_exec(c->db, migrations[i], NULL, NULL, NULL));
+    if (rc == META_OK && v < SCHEMA_VERSION) {
+        (void)snprintf(sql, sizeof sql, "PRAGMA user_version=%d", SCHEMA_VERSION);
+        rc = map_rc(sqlite3_exec(c->db, sql, NULL, NULL, NULL));
+    }
+    return tx_end(c, rc);
+}
+
+static const meta_ops sq_ops = {
+    .version = META_OPS_VERSION,
+    .name = "sqlite",
+    .key_lookup = sq_key_lookup,
+    .key_create = sq_key_create,
+    .key_list = sq_key_list,
+    .key_revoke = sq_key_revoke,
+    .key_count_active = sq_key_count_active,
+    .intent_open = sq_intent_open,
+    .intent_reserve = sq_intent_reserve,
+    .intent_drop = sq_intent_drop,
+    .file_commit = sq_file_commit,
+    .intent_take_all = sq_intent_take_all,
+    .file_get = sq_file_get,
+    .file_list = sq_file_list,
+    .file_delete = sq_file_delete,
+    .expired_take = sq_expired_take,
+    .blob_referenced = sq_blob_referenced,
+    .org_usage = sq_org_usage,
+    .stats = sq_stats,
+    .free = sq_free,
+};
+
+void meta_sqlite_set_busy_timeout(meta_store *ms, int ms_timeout)
+{
+    if (ms && ms->ops == &sq_ops && ms_timeout >= 0)
+        atomic_store(&((sq_store *)ms)->busy_ms, ms_timeout);
+}
+
+int meta_sqlite_open(meta_store **out, const char *path)
+{
+    sq_store *s = NULL;
+    sq_conn *c;
+    size_t len;
+    int rc;
+
+    if (!out || !path || !*path)
+        return META_E_INVALID;
+    *out = NULL;
+    if (!sqlite3_threadsafe())
+        return META_E_IO; /* one connection per thread needs SQLITE_THREADSAFE >= 1 */
+    len = strlen(path);
+    s = calloc(1, sizeof *s + len + 1);
+    if (!s)
+        return META_E_NOMEM;
+    memcpy(s->path, path, len + 1);
+    s->base.ops = &sq_ops;
+    atomic_init(&s->busy_ms, BUSY_TIMEOUT_MS);
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_mutex_init(&s->wlock, NULL);
+    if (pthread_key_create(&s->tls, conn_dtor) != 0) {
+        rc = META_E_NOMEM;
+        goto out;
+    }
+    s->tls_ok = 1;
+    rc = db_file_prepare(path);
+    if (rc == META_OK)
+        rc = conn_get(s, &c);
+    if (rc == META_OK)
+        rc = migrate(c);
+    if (rc != META_OK)
+        goto out;
+    side_files_chmod(path);
+    *out = &s->base;
+    s = NULL;
+out:
+    sq_free(s ? &s->base : NULL);
+    return rc;
+}
