@@ -89,7 +89,9 @@ describe('quota', () => {
   test('delete frees quota', async () => {
     const key = srv.keys['org-q'];
     assert.ok(accepted.length > 0, 'no accepted file to delete (earlier quota tests failed)');
-    const victim = accepted.pop();
+    const i = accepted.findIndex((f) => f.bytes === SIZE);
+    assert.ok(i >= 0, `no accepted ${SIZE}-byte file to delete`);
+    const [victim] = accepted.splice(i, 1);
     expectJson(await client(srv, key).del(`/v1/files/${victim.id}`), 200, 'delete');
     expectJson(await up(key, 'after-delete.bin', Buffer.alloc(SIZE, 9)), 200, 'upload after delete');
     expectQuotaError(await up(key, 'still-full.bin', Buffer.alloc(SIZE, 9)), 'full again');

@@ -19,6 +19,8 @@ int api_file_json(argot_buf *b, const meta_file *f);
 int api_reply_no_such_file(http_req *r);
 /* Maps a META_E_* from the store to a 5xx reply (NOTFOUND must be handled by the caller). */
 int api_reply_store_error(http_req *r, int rc, const char *what);
+/* 1 if the path parameter can be an id at all (else answer 404 without a lookup). */
+int api_param_is_id(const http_req *r);
 /* Resolves r->param to a visible file of r->org into out; replies 404 or 5xx and returns -1
  * when it can't. */
 int api_lookup_file(http_req *r, meta_file *out);

@@ -41,9 +41,15 @@ int api_reply_store_error(http_req *r, int rc, const char *what)
     return http_reply_internal(r, what);
 }
 
+int api_param_is_id(const http_req *r)
+{
+    /* The decoded parameter may hold a NUL (%00): then it is no id, whatever precedes it. */
+    return r->param_len < META_ID_MAX && strlen(r->param) == r->param_len && id_plausible(r->param);
+}
+
 int api_lookup_file(http_req *r, meta_file *out)
 {
-    if (r->param_len >= META_ID_MAX || !id_plausible(r->param)) {
+    if (!api_param_is_id(r)) {
         api_reply_no_such_file(r);
         return -1;
     }

@@ -11,7 +11,7 @@
 
 static void end(http_req *r)
 {
-    if (r->param_len >= META_ID_MAX || !id_plausible(r->param)) {
+    if (!api_param_is_id(r)) {
         api_reply_no_such_file(r);
         return;
     }

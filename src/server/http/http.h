@@ -67,7 +67,9 @@ struct http_req {
     void *conn; /* struct MHD_Connection *, for http/ only */
     const route_ops *route;
     http_method method;
-    const char *path;             /* decoded path, borrowed from the connection */
+    char *raw_path;               /* the request target's path, not percent-decoded (owned) */
+    const char *path;             /* = raw_path */
+    int started;                  /* the access handler has been called */
     char param[META_ID_MAX + 64]; /* path parameter ({file_id}), NUL-terminated, maybe cut */
     size_t param_len;             /* its full length in the URL (may exceed the buffer) */
     char request_id[REQUEST_ID_LEN + 1];

@@ -22,6 +22,8 @@
 /* After an early error reply, at most this much of the remaining body is read (and dropped)
  * so the client gets the reply; past it the connection is closed. */
 #define DISCARD_MAX (64u << 20)
+/* Early errors on bodies declared up to this size are answered after reading the body. */
+#define EARLY_DRAIN_MAX (1 << 20)
 
 struct http_server {
     struct MHD_Daemon *d;
@@ -90,8 +92,7 @@ static int finish_reply(http_req *r, int status, struct MHD_Response *resp, uint
     /* libmicrohttpd accepts a response only on the first call or once the body is complete:
      * a reply made while body pieces arrive waits for the end of the body (the rest of which
      * is read and dropped, see on_access). */
-    int defer =
-        r->first_call ? (!r->has_body && status != MHD_HTTP_CONTENT_TOO_LARGE) : !r->body_done;
+    int defer = r->first_call ? status != MHD_HTTP_CONTENT_TOO_LARGE : !r->body_done;
     if (defer) {
         r->pending = resp;
         return 0;
@@ -253,17 +254,23 @@ int http_reply_fd(http_req *r, int fd, uint64_t size, const char *filename)
 
 /* ---- the access handler ---- */
 
-static http_req *req_new(app *a, struct MHD_Connection *c, const char *url, const char *method)
+/* libmicrohttpd's URI log callback: the first thing called for a request, with the raw
+ * request target. We route on the raw path (cut at '?' or '#') so that an encoded slash inside
+ * an id (%2F) never splits a path segment; the id itself is percent-decoded by the router.
+ * libmicrohttpd then always calls on_completed for this request, which frees it. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 {
+    app *a = cls;
     http_req *r = calloc(1, sizeof *r);
     if (!r)
         return NULL;
+    size_t n = strcspn(uri, "?#");
+    r->raw_path = strndup(uri, n);
     r->app = a;
     r->conn = c;
-    r->path = url;
-    r->method = router_method(method);
     r->start_ns = mono_ns();
-    if (id_request_new(r->request_id)) {
+    if (!r->raw_path || id_request_new(r->request_id)) {
+        free(r->raw_path);
         free(r);
         return NULL;
     }
@@ -271,16 +278,38 @@ static http_req *req_new(app *a, struct MHD_Connection *c, const char *url, cons
     return r;
 }
 
+static int hexval(char c)
+{
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
+/* Percent-decodes in[0..n) into out (cut to cap - 1 bytes, NUL-terminated); returns the full
+ * decoded length. Malformed escapes are kept as they are. */
+static size_t pct_decode(char *out, size_t cap, const char *in, size_t n)
+{
+    size_t len = 0;
+    for (size_t i = 0; i < n; i++, len++) {
+        char c = in[i];
+        if (c == '%' && i + 2 < n && hexval(in[i + 1]) >= 0 && hexval(in[i + 2]) >= 0) {
+            c = (char)(hexval(in[i + 1]) * 16 + hexval(in[i + 2]));
+            i += 2;
+        }
+        if (len < cap - 1)
+            out[len] = c;
+    }
+    out[len < cap - 1 ? len : cap - 1] = '\0';
+    return len;
+}
+
 static void route_request(http_req *r, const char *method)
 {
     route_match m;
     router_match(r->path, r->method, r->app->cfg->metrics, &m);
-    if (m.param) {
-        r->param_len = m.param_len;
-        size_t n = m.param_len < sizeof r->param - 1 ? m.param_len : sizeof r->param - 1;
-        memcpy(r->param, m.param, n);
-        r->param[n] = '\0';
-    }
+    if (m.param)
+        r->param_len = pct_decode(r->param, sizeof r->param, m.param, m.param_len);
     if (m.ops) {
         r->route = m.ops;
         return;
@@ -299,27 +328,25 @@ static void route_request(http_req *r, const char *method)
         MHD_add_response_header(r->pending, "Allow", m.allow);
 }
 
-static enum MHD_Result first_call(
-    app *a, struct MHD_Connection *c, const char *url, const char *method, void **con_cls)
+static enum MHD_Result first_call(http_req *r, struct MHD_Connection *c, const char *method)
 {
-    http_req *r = req_new(a, c, url, method);
-    if (!r)
-        return MHD_NO;
-    *con_cls = r;
+    r->started = 1;
+    r->method = router_method(method);
+    r->path = r->raw_path;
     const char *te = http_header(r, MHD_HTTP_HEADER_TRANSFER_ENCODING);
-    r->has_body = http_content_length(r) > 0 || (te && *te);
+    int64_t cl = http_content_length(r);
+    r->has_body = cl > 0 || (te && *te);
     r->first_call = 1;
-    /* Errors on the first call of a request with a body are queued at once: MHD then skips
-     * the body and closes, instead of reading it for nothing. */
-    int saved_has_body = r->has_body;
-    r->has_body = 0;
     route_request(r, method);
     if (!r->status && r->route->needs_auth)
         auth_resolve(r);
-    r->has_body = saved_has_body;
     if (!r->status && r->route->begin)
         r->route->begin(r);
-    if (r->pending && r->has_body) {
+    /* An early error (401, 404, 400) is normally answered after the body has been read and
+     * dropped: clients that are still sending (node's fetch) see a reset connection, not the
+     * error, if we answer and close first. A large declared body is not worth reading: the
+     * reply goes out at once and libmicrohttpd closes the connection without reading it. */
+    if (r->pending && r->has_body && cl > EARLY_DRAIN_MAX) {
         enum MHD_Result ok = MHD_queue_response(c, (unsigned)r->status, r->pending);
         MHD_destroy_response(r->pending);
         r->pending = NULL;
@@ -341,7 +368,9 @@ static enum MHD_Result on_access(void *cls,
 {
     http_req *r = *con_cls;
     if (!r)
-        return first_call(cls, c, url, method, con_cls);
+        return MHD_NO; /* on_uri could not allocate: drop the connection */
+    if (!r->started)
+        return first_call(r, c, method);
     if (*upload_data_size) {
         size_t n = *upload_data_size;
         *upload_data_size = 0;
@@ -401,6 +430,7 @@ static void on_completed(void *cls,
     metrics_record(a->metrics, r->route ? r->route->id : ROUTE_UNKNOWN, status, r->bytes_in,
                    toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? r->bytes_out : 0, dur);
     atomic_fetch_sub(&a->inflight, 1);
+    free(r->raw_path);
     free(r);
     *con_cls = NULL;
 }
@@ -467,8 +497,8 @@ int http_server_start(http_server **out, app *a)
         (unsigned)a->cfg->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)a->cfg->connection_timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)CONN_MEMORY_LIMIT, MHD_OPTION_NOTIFY_COMPLETED, on_completed, a,
-        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024,
-        MHD_OPTION_END);
+        MHD_OPTION_URI_LOG_CALLBACK, on_uri, a, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, MHD_OPTION_END);
     if (!s->d) {
         LOG(LOG_ERROR, "msg=\"cannot start HTTP server\" listen=%s error=\"%s\"", a->cfg->listen,
             strerror(errno));
