@@ -1,0 +1,434 @@
+/*
+ * The five Files API operations and the list iterator, on top of argot__perform().
+ */
+#include "client/internal.h"
+
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+static argot_status check_opts(const argot_request_options *o)
+{
+    if (o == NULL)
+        return ARGOT_OK;
+    if (o->version != ARGOT_REQUEST_OPTIONS_VERSION)
+        return ARGOT_E_INVALID;
+    if (o->retry != NULL)
+        return argot__retry_validate(o->retry);
+    return ARGOT_OK;
+}
+
+/* Common start of every operation: argument checks and a clean last-error record. */
+static argot_status begin(argot_client *c,
+                          const argot_request_options *o,
+                          unsigned req_version,
+                          unsigned want_version)
+{
+    argot__error_reset(c);
+    if (req_version != want_version)
+        return argot__error_set(c, ARGOT_E_INVALID, "unsupported request struct version %u",
+                                req_version);
+    if (check_opts(o) != ARGOT_OK)
+        return argot__error_set(c, ARGOT_E_INVALID, "invalid request options");
+    return ARGOT_OK;
+}
+
+static argot_status file_url(argot_client *c, argot_buf *url, const char *id, const char *suffix)
+{
+    argot_status st;
+    if (id == NULL || id[0] == '\0')
+        return argot__error_set(c, ARGOT_E_INVALID, "a file id is required");
+    st = argot__url(c, url, "/files/");
+    if (st == ARGOT_OK)
+        st = argot__url_escape_append(c, url, id);
+    if (st == ARGOT_OK && suffix != NULL && argot_buf_puts(url, suffix) != 0)
+        st = ARGOT_E_NOMEM;
+    if (st != ARGOT_OK)
+        return argot__error_set(c, st, NULL);
+    return ARGOT_OK;
+}
+
+/* Parses the 2xx JSON body of r into *root. */
+static argot_status json_body(argot_client *c, argot__request *r, json_t **root)
+{
+    if (r->body.len == 0 || argot__json_parse(root, r->body.ptr, r->body.len) != ARGOT_OK) {
+        *root = NULL;
+        return argot__error_set(c, ARGOT_E_PROTOCOL, "the response is not valid JSON");
+    }
+    return ARGOT_OK;
+}
+
+/* Runs a request that answers one File object. */
+static argot_status file_call(argot_file **out, argot_client *c, argot__request *r)
+{
+    argot_file *f = NULL;
+    json_t *root = NULL;
+    argot_status st = argot__perform(c, r);
+
+    if (st == ARGOT_OK)
+        st = json_body(c, r, &root);
+    if (st == ARGOT_OK && (f = calloc(1, sizeof(*f))) == NULL)
+        st = argot__error_set(c, ARGOT_E_NOMEM, NULL);
+    if (st == ARGOT_OK && argot__file_from_json(f, root) != ARGOT_OK)
+        st = argot__error_set(c, ARGOT_E_PROTOCOL, "the response is not a File object");
+    if (st == ARGOT_OK) {
+        f->json = argot_buf_detach(&r->body);
+        if (f->json == NULL)
+            st = argot__error_set(c, ARGOT_E_NOMEM, NULL);
+    }
+    json_decref(root);
+    if (st != ARGOT_OK) {
+        argot_file_free(f);
+        f = NULL;
+    }
+    *out = f;
+    return st;
+}
+
+void argot_file_free(argot_file *file)
+{
+    if (file == NULL)
+        return;
+    argot__file_clear(file);
+    free(file);
+}
+
+/* ---- list ---- */
+
+static argot_status add_query(
+    argot_client *c, argot_buf *url, char *sep, const char *name, const char *value)
+{
+    if (value == NULL)
+        return ARGOT_OK;
+    if (argot_buf_putc(url, *sep) != 0 || argot_buf_puts(url, name) != 0 ||
+        argot_buf_putc(url, '=') != 0)
+        return ARGOT_E_NOMEM;
+    *sep = '&';
+    return argot__url_escape_append(c, url, value);
+}
+
+static argot_status list_url(argot_client *c, argot_buf *url, const argot_list_files_request *q)
+{
+    char sep = '?', lim[16];
+    argot_status st = argot__url(c, url, "/files");
+
+    if (q->limit < 0 || q->limit > 10000 || q->order < ARGOT_ORDER_DEFAULT ||
+        q->order > ARGOT_ORDER_DESC)
+        return argot__error_set(c, ARGOT_E_INVALID, "limit must be 1..10000");
+    snprintf(lim, sizeof(lim), "%d", q->limit);
+    if (st == ARGOT_OK)
+        st = add_query(c, url, &sep, "purpose", q->purpose);
+    if (st == ARGOT_OK)
+        st = add_query(c, url, &sep, "limit", q->limit > 0 ? lim : NULL);
+    if (st == ARGOT_OK)
+        st = add_query(c, url, &sep, "order",
+                       q->order == ARGOT_ORDER_ASC    ? "asc"
+                       : q->order == ARGOT_ORDER_DESC ? "desc"
+                                                      : NULL);
+    if (st == ARGOT_OK)
+        st = add_query(c, url, &sep, "after", q->after);
+    return st == ARGOT_OK ? st : argot__error_set(c, st, NULL);
+}
+
+argot_status argot_files_list_files(argot_file_list **out,
+                                    argot_client *client,
+                                    const argot_list_files_request *req,
+                                    const argot_request_options *opts)
+{
+    static const argot_list_files_request dflt = ARGOT_LIST_FILES_REQUEST_INIT;
+    argot_buf url = ARGOT_BUF_INIT(1u << 16);
+    argot__request r;
+    argot_file_list *l = NULL;
+    json_t *root = NULL;
+    argot_status st;
+
+    if (out != NULL)
+        *out = NULL;
+    if (client == NULL || out == NULL)
+        return client != NULL ? argot__error_set(client, ARGOT_E_INVALID, "out is NULL")
+                              : ARGOT_E_INVALID;
+    if (req == NULL)
+        req = &dflt;
+    st = begin(client, opts, req->version, ARGOT_LIST_FILES_REQUEST_VERSION);
+    if (st == ARGOT_OK)
+        st = list_url(client, &url, req);
+    if (st != ARGOT_OK) {
+        argot_buf_free(&url);
+        return st;
+    }
+    argot__request_init(&r, "GET", url.ptr);
+    r.opts = opts;
+    st = argot__perform(client, &r);
+    if (st == ARGOT_OK)
+        st = json_body(client, &r, &root);
+    if (st == ARGOT_OK && (l = calloc(1, sizeof(*l))) == NULL)
+        st = argot__error_set(client, ARGOT_E_NOMEM, NULL);
+    if (st == ARGOT_OK && argot__list_from_json(l, root) != ARGOT_OK)
+        st = argot__error_set(client, ARGOT_E_PROTOCOL, "the response is not a list of files");
+    if (st == ARGOT_OK && (l->json = argot_buf_detach(&r.body)) == NULL)
+        st = argot__error_set(client, ARGOT_E_NOMEM, NULL);
+    json_decref(root);
+    argot__request_free(&r);
+    argot_buf_free(&url);
+    if (st != ARGOT_OK) {
+        argot_file_list_free(l);
+        return st;
+    }
+    *out = l;
+    return ARGOT_OK;
+}
+
+void argot_file_list_free(argot_file_list *list)
+{
+    size_t i;
+    if (list == NULL)
+        return;
+    for (i = 0; i < list->count; i++)
+        argot__file_clear(&list->data[i]);
+    free(list->data);
+    free(list->first_id);
+    free(list->last_id);
+    free(list->json);
+    free(list);
+}
+
+/* ---- retrieve, delete ---- */
+
+argot_status argot_files_retrieve_file(argot_file **out,
+                                       argot_client *client,
+                                       const argot_retrieve_file_request *req,
+                                       const argot_request_options *opts)
+{
+    argot_buf url = ARGOT_BUF_INIT(1u << 16);
+    argot__request r;
+    argot_status st;
+
+    if (out != NULL)
+        *out = NULL;
+    if (client == NULL || out == NULL || req == NULL)
+        return client != NULL ? argot__error_set(client, ARGOT_E_INVALID, "NULL argument")
+                              : ARGOT_E_INVALID;
+    st = begin(client, opts, req->version, ARGOT_RETRIEVE_FILE_REQUEST_VERSION);
+    if (st == ARGOT_OK)
+        st = file_url(client, &url, req->file_id, NULL);
+    if (st == ARGOT_OK) {
+        argot__request_init(&r, "GET", url.ptr);
+        r.opts = opts;
+        st = file_call(out, client, &r);
+        argot__request_free(&r);
+    }
+    argot_buf_free(&url);
+    return st;
+}
+
+static argot_status deleted_result(argot_file_deleted **out, argot_client *c, argot__request *r)
+{
+    argot_file_deleted *d = calloc(1, sizeof(*d));
+    json_t *root = NULL;
+    argot_status st = d != NULL ? ARGOT_OK : argot__error_set(c, ARGOT_E_NOMEM, NULL);
+
+    if (st == ARGOT_OK)
+        st = json_body(c, r, &root);
+    if (st == ARGOT_OK && argot__deleted_from_json(d, root) != ARGOT_OK)
+        st = argot__error_set(c, ARGOT_E_PROTOCOL, "the response is not a deletion result");
+    if (st == ARGOT_OK && (d->json = argot_buf_detach(&r->body)) == NULL)
+        st = argot__error_set(c, ARGOT_E_NOMEM, NULL);
+    json_decref(root);
+    if (st != ARGOT_OK || out == NULL) {
+        argot_file_deleted_free(d);
+        d = NULL;
+    }
+    if (out != NULL)
+        *out = d;
+    return st;
+}
+
+argot_status argot_files_delete_file(argot_file_deleted **out,
+                                     argot_client *client,
+                                     const argot_delete_file_request *req,
+                                     const argot_request_options *opts)
+{
+    argot_buf url = ARGOT_BUF_INIT(1u << 16);
+    argot__request r;
+    argot_status st;
+
+    if (out != NULL)
+        *out = NULL;
+    if (client == NULL || req == NULL)
+        return client != NULL ? argot__error_set(client, ARGOT_E_INVALID, "NULL argument")
+                              : ARGOT_E_INVALID;
+    st = begin(client, opts, req->version, ARGOT_DELETE_FILE_REQUEST_VERSION);
+    if (st == ARGOT_OK)
+        st = file_url(client, &url, req->file_id, NULL);
+    if (st == ARGOT_OK) {
+        argot__request_init(&r, "DELETE", url.ptr);
+        r.opts = opts;
+        st = argot__perform(client, &r);
+        if (st == ARGOT_OK)
+            st = deleted_result(out, client, &r);
+        argot__request_free(&r);
+    }
+    argot_buf_free(&url);
+    return st;
+}
+
+void argot_file_deleted_free(argot_file_deleted *deleted)
+{
+    if (deleted == NULL)
+        return;
+    free(deleted->id);
+    free(deleted->object);
+    free(deleted->json);
+    free(deleted);
+}
+
+/* ---- create ---- */
+
+static argot_status check_create(argot_client *c, const argot_create_file_request *req)
+{
+    if (req->purpose == NULL || req->purpose[0] == '\0')
+        return argot__error_set(c, ARGOT_E_INVALID, "purpose is required");
+    if (req->expires_after < 0)
+        return argot__error_set(c, ARGOT_E_INVALID, "expires_after must not be negative");
+    return ARGOT_OK;
+}
+
+argot_status argot_files_create_file(argot_file **out,
+                                     argot_client *client,
+                                     const argot_create_file_request *req,
+                                     const argot_request_options *opts)
+{
+    argot_buf url = ARGOT_BUF_INIT(1u << 16);
+    argot__upload up;
+    argot__request r;
+    argot_status st;
+
+    if (out != NULL)
+        *out = NULL;
+    if (client == NULL || out == NULL || req == NULL)
+        return client != NULL ? argot__error_set(client, ARGOT_E_INVALID, "NULL argument")
+                              : ARGOT_E_INVALID;
+    st = begin(client, opts, req->version, ARGOT_CREATE_FILE_REQUEST_VERSION);
+    if (st == ARGOT_OK)
+        st = check_create(client, req);
+    if (st == ARGOT_OK)
+        st = argot__url(client, &url, "/files");
+    if (st != ARGOT_OK)
+        goto out;
+    st = argot__upload_open(&up, req);
+    if (st != ARGOT_OK) {
+        client->err.os_errno = up.io_errno;
+        if (st == ARGOT_E_IO)
+            st = argot__error_set(client, st, "cannot open the upload source: %s",
+                                  strerror(up.io_errno));
+        else
+            st = argot__error_set(client, st, "invalid upload source");
+        goto out;
+    }
+    argot__request_init(&r, "POST", url.ptr);
+    r.opts = opts;
+    r.upload = &up;
+    r.progress = req->progress;
+    r.progress_userdata = req->progress_userdata;
+    st = file_call(out, client, &r);
+    if (st == ARGOT_OK && req->progress != NULL) /* the final 100 %; too late to abort */
+        (void)req->progress(up.pos, up.pos, req->progress_userdata);
+    argot__request_free(&r);
+    argot__upload_close(&up);
+out:
+    argot_buf_free(&url);
+    return st;
+}
+
+/* ---- download ---- */
+
+static argot_status download_result(argot_download **out,
+                                    argot_client *c,
+                                    argot__sink *s,
+                                    argot__request *r)
+{
+    argot_download *d = calloc(1, sizeof(*d));
+
+    if (d == NULL)
+        return argot__error_set(c, ARGOT_E_NOMEM, NULL);
+    d->bytes = s->written;
+    d->content_type = r->resp_content_type;
+    r->resp_content_type = NULL;
+    if (s->spec->kind == ARGOT_SINK_BUFFER) {
+        d->data = s->buf.ptr != NULL ? argot_buf_detach(&s->buf) : calloc(1, 1);
+        if (d->data == NULL) {
+            argot_download_free(d);
+            return argot__error_set(c, ARGOT_E_NOMEM, NULL);
+        }
+    }
+    *out = d;
+    return ARGOT_OK;
+}
+
+static argot_status download_run(argot_download **out,
+                                 argot_client *c,
+                                 const argot_download_file_request *req,
+                                 const argot_request_options *opts,
+                                 const char *url)
+{
+    argot__sink sink;
+    argot__request r;
+    argot_status st = argot__sink_init(&sink, &req->sink);
+
+    if (st != ARGOT_OK) {
+        argot__sink_free(&sink);
+        return argot__error_set(c, st, "invalid download sink");
+    }
+    argot__request_init(&r, "GET", url);
+    r.accept = "application/binary";
+    r.opts = opts;
+    r.sink = &sink;
+    r.progress = req->progress;
+    r.progress_userdata = req->progress_userdata;
+    st = argot__perform(c, &r);
+    if (argot__sink_finish(&sink, st == ARGOT_OK) != ARGOT_OK && st == ARGOT_OK) {
+        c->err.os_errno = sink.io_errno;
+        st = argot__error_set(c, ARGOT_E_IO, "cannot write the download: %s",
+                              strerror(sink.io_errno));
+    }
+    if (st == ARGOT_OK && req->progress != NULL)
+        (void)req->progress(sink.written, sink.written, req->progress_userdata);
+    if (st == ARGOT_OK && out != NULL)
+        st = download_result(out, c, &sink, &r);
+    argot__request_free(&r);
+    argot__sink_free(&sink);
+    return st;
+}
+
+argot_status argot_files_download_file(argot_download **out,
+                                       argot_client *client,
+                                       const argot_download_file_request *req,
+                                       const argot_request_options *opts)
+{
+    argot_buf url = ARGOT_BUF_INIT(1u << 16);
+    argot_status st;
+
+    if (out != NULL)
+        *out = NULL;
+    if (client == NULL || req == NULL)
+        return client != NULL ? argot__error_set(client, ARGOT_E_INVALID, "NULL argument")
+                              : ARGOT_E_INVALID;
+    st = begin(client, opts, req->version, ARGOT_DOWNLOAD_FILE_REQUEST_VERSION);
+    if (st == ARGOT_OK && out == NULL && req->sink.kind == ARGOT_SINK_BUFFER)
+        st = argot__error_set(client, ARGOT_E_INVALID, "a buffer download needs out");
+    if (st == ARGOT_OK)
+        st = file_url(client, &url, req->file_id, "/content");
+    if (st == ARGOT_OK)
+        st = download_run(out, client, req, opts, url.ptr);
+    argot_buf_free(&url);
+    return st;
+}
+
+void argot_download_free(argot_download *download)
+{
+    if (download == NULL)
+        return;
+    free(download->data);
+    free(download->content_type);
+    free(download);
+}

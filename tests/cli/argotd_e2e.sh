@@ -1,0 +1,82 @@
+#!/bin/sh
+# argot against a real argotd on loopback: every command, JSON and human output, exit codes,
+# and the memory test: a 512 MiB pseudo-random file is uploaded and downloaded through argot,
+# whose peak RSS must stay under 32 MiB, and the bytes must round-trip exactly (SHA-256).
+# usage: argotd_e2e.sh ARGOT ARGOTD PEAKRSS     (exit 77 = skipped: no argotd)
+# ARGOT_BIG_MIB overrides the size of the big file (default 512).
+set -u
+ARGOT=$1 ARGOTD=$2 PEAK=$3
+[ -x "$ARGOTD" ] || { echo "argotd not built: skipped"; exit 77; }
+T=$(mktemp -d "${TMPDIR:-/tmp}/argot-e2e-XXXXXX")
+pid=
+trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; rm -rf "$T"' EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+expect_exit() { want=$1; shift; "$@"; got=$?; [ "$got" = "$want" ] || fail "exit $got (want $want): $*"; }
+
+KEY=$("$ARGOTD" keys create --data "$T/data" --org org-a) || fail "keys create"
+"$ARGOTD" --listen 127.0.0.1:0 --data "$T/data" --port-file "$T/port" >"$T/argotd.log" 2>&1 &
+pid=$!
+i=0
+while [ ! -s "$T/port" ] && [ $i -lt 1000 ]; do sleep 0.01; i=$((i + 1)); done
+[ -s "$T/port" ] || fail "argotd did not start"
+unset OPENAI_BASE_URL OPENAI_API_KEY ARGOT_BASE_URL ARGOT_API_KEY
+export ARGOT_BASE_URL="http://127.0.0.1:$(cat "$T/port")/v1" ARGOT_API_KEY="$KEY"
+
+# --- every command, human and --json output ---
+printf '{"a":1}\n' >"$T/small.jsonl"
+id=$("$ARGOT" files upload "$T/small.jsonl" --purpose fine-tune -q) || fail "upload"
+case "$id" in file-*) ;; *) fail "upload printed '$id'" ;; esac
+"$ARGOT" files get "$id" >"$T/get.txt" || fail "get"
+grep -q "^filename  *small.jsonl$" "$T/get.txt" || fail "get output: $(cat "$T/get.txt")"
+grep -q "^bytes  *8$" "$T/get.txt" || fail "get bytes"
+"$ARGOT" files retrieve "$id" --json | grep -q "\"id\":\"$id\"" || fail "get --json"
+"$ARGOT" --json files create "$T/small.jsonl" --purpose batch --filename b.jsonl \
+    --expires-after 3600 >"$T/up.json" || fail "upload --json"
+grep -q '"filename":"b.jsonl"' "$T/up.json" || fail "filename override"
+grep -q '"expires_at":[0-9]' "$T/up.json" || fail "expires_after"
+"$ARGOT" files list >"$T/list.txt" || fail "list"
+head -1 "$T/list.txt" | grep -q "^ID  *BYTES  *CREATED  *PURPOSE  *FILENAME$" || fail "list header"
+[ "$(wc -l <"$T/list.txt")" = 3 ] || fail "list rows: $(cat "$T/list.txt")"
+"$ARGOT" files list --purpose fine-tune -q >"$T/ids" || fail "list --purpose"
+[ "$(cat "$T/ids")" = "$id" ] || fail "list --purpose gave $(cat "$T/ids")"
+"$ARGOT" files list --json --limit 1 --order asc | grep -q '"has_more":true' || fail "list --limit"
+[ "$("$ARGOT" files list --all --limit 1 -q | wc -l)" = 2 ] || fail "list --all"
+"$ARGOT" files download "$id" | cmp -s - "$T/small.jsonl" || fail "download to stdout"
+"$ARGOT" files content "$id" -o "$T/dl" -q && cmp -s "$T/dl" "$T/small.jsonl" || fail "download -o"
+[ "$("$ARGOT" files delete "$id")" = "deleted $id" ] || fail "delete"
+expect_exit 1 "$ARGOT" files get "$id" 2>"$T/err"
+grep -q "^argot: No such File object: $id (HTTP 404, request req_[0-9a-f]*)$" "$T/err" ||
+    fail "404 line: $(cat "$T/err")"
+expect_exit 1 "$ARGOT" files delete "$id" 2>/dev/null
+expect_exit 1 "$ARGOT" --api-key sk-argot-wrong files list 2>"$T/err"
+grep -q "(HTTP 401, request req_" "$T/err" || fail "401 line: $(cat "$T/err")"
+expect_exit 1 "$ARGOT" files upload "$T/small.jsonl" --purpose world_domination 2>"$T/err"
+grep -q "world_domination.*(HTTP 400, request" "$T/err" || fail "400 line: $(cat "$T/err")"
+expect_exit 2 "$ARGOT" files upload "$T/small.jsonl" 2>/dev/null
+echo "commands: ok"
+
+# --- 512 MiB through argot: RSS and exact round trip ---
+mib=${ARGOT_BIG_MIB:-512}
+if command -v openssl >/dev/null 2>&1; then
+    openssl enc -aes-128-ctr -nosalt -pass pass:argot-seed -pbkdf2 </dev/zero 2>/dev/null |
+        head -c $((mib * 1048576)) >"$T/big"
+else
+    head -c $((mib * 1048576)) /dev/urandom >"$T/big"
+fi
+[ "$(wc -c <"$T/big")" = $((mib * 1048576)) ] || fail "could not generate the big file"
+sum_in=$(sha256sum <"$T/big" | cut -d' ' -f1)
+start=$(date +%s)
+big=$("$PEAK" "$T/rss_up" "$ARGOT" files upload "$T/big" --purpose assistants -q) || fail "big upload"
+mid=$(date +%s)
+"$PEAK" "$T/rss_down" "$ARGOT" files download "$big" -o "$T/big.out" -q || fail "big download"
+end=$(date +%s)
+rm -f "$T/big"
+sum_out=$(sha256sum <"$T/big.out" | cut -d' ' -f1)
+rss_up=$(cat "$T/rss_up") rss_down=$(cat "$T/rss_down")
+echo "big file: ${mib} MiB; upload ${rss_up} KiB peak RSS in $((mid - start)) s;" \
+    "download ${rss_down} KiB peak RSS in $((end - mid)) s"
+[ "$sum_in" = "$sum_out" ] || fail "SHA-256 differs: $sum_in vs $sum_out"
+[ "$rss_up" -lt 32768 ] || fail "upload peak RSS ${rss_up} KiB >= 32 MiB"
+[ "$rss_down" -lt 32768 ] || fail "download peak RSS ${rss_down} KiB >= 32 MiB"
+"$ARGOT" files delete "$big" -q || fail "delete big"
+echo "memory: ok"

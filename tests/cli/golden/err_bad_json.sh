@@ -1,0 +1,1 @@
+$ARGOT --base-url "$MURL/m/r7/badjson/v1" files get x

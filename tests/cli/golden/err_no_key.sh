@@ -1,0 +1,2 @@
+unset ARGOT_API_KEY
+$ARGOT files list

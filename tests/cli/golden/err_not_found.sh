@@ -1,0 +1,1 @@
+$ARGOT files get file-nope

@@ -1,0 +1,1 @@
+$ARGOT files upload "$T/nope" --purpose batch

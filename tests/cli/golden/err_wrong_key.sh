@@ -1,0 +1,1 @@
+$ARGOT --api-key sk-wrong files list

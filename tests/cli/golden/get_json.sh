@@ -1,0 +1,1 @@
+$ARGOT files retrieve file-canned4 --json

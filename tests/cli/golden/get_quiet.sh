@@ -1,0 +1,1 @@
+$ARGOT -q files get file-canned1

@@ -1,0 +1,1 @@
+$ARGOT files list --after file-canned3 --order=desc

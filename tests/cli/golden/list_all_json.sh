@@ -1,0 +1,1 @@
+$ARGOT --json files list --all --limit 2 --order asc

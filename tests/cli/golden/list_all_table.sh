@@ -1,0 +1,1 @@
+$ARGOT files list --all --limit 2

@@ -1,0 +1,2 @@
+$ARGOT files list --purpose nothing
+$ARGOT files list --purpose nothing --json

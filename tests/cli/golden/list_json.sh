@@ -1,0 +1,1 @@
+$ARGOT files list --json --limit 2 --order asc

@@ -1,0 +1,1 @@
+$ARGOT --max-retries -1 files list

@@ -1,0 +1,1 @@
+$ARGOT --timeout abc files list

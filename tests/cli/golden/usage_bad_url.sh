@@ -1,0 +1,1 @@
+$ARGOT --base-url ftp://x files list

@@ -1,0 +1,1 @@
+$ARGOT files upload /etc/hostname

@@ -1,0 +1,1 @@
+$ARGOT files get file-canned1 --all

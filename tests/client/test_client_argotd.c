@@ -1,0 +1,354 @@
+/*
+ * libargot against a real argotd on loopback: every operation with every source and sink kind,
+ * the list parameters and the iterator, and the server's error answers (401 missing and wrong
+ * key, 404, 400 bad purpose). Exits 77 (skipped) when argotd is not built.
+ */
+#include "harness.h"
+
+#include <argot/argot.h>
+
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+static th_server srv;
+static char key[256];
+static char url[700];
+
+static int group_setup(void **state)
+{
+    (void)state;
+    if (argot_global_init() != ARGOT_OK)
+        return -1;
+    if (th_start_argotd(&srv, key, sizeof(key)) != 0)
+        return -1;
+    snprintf(url, sizeof(url), "%s/v1", srv.url);
+    return 0;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    th_stop(&srv);
+    argot_global_cleanup();
+    return 0;
+}
+
+static argot_client *client_with_key(const char *k)
+{
+    argot_client_options o = ARGOT_CLIENT_OPTIONS_INIT;
+    argot_client *c = NULL;
+    o.base_url = url;
+    o.api_key = k;
+    o.timeout_ms = 30000;
+    o.retry.initial_interval_ms = 50;
+    assert_int_equal(argot_client_new(&c, &o), ARGOT_OK);
+    return c;
+}
+
+static argot_file *upload_mem(argot_client *c,
+                              const char *purpose,
+                              const char *name,
+                              const char *data)
+{
+    argot_create_file_request cr = ARGOT_CREATE_FILE_REQUEST_INIT;
+    argot_file *f = NULL;
+    cr.file.kind = ARGOT_SOURCE_MEMORY;
+    cr.file.data = data;
+    cr.file.len = strlen(data);
+    cr.purpose = purpose;
+    cr.filename = name;
+    assert_int_equal(argot_files_create_file(&f, c, &cr, NULL), ARGOT_OK);
+    return f;
+}
+
+static char *download_buf(argot_client *c, const char *id)
+{
+    argot_download_file_request dr = ARGOT_DOWNLOAD_FILE_REQUEST_INIT;
+    argot_download *d = NULL;
+    char *s;
+    dr.file_id = id;
+    assert_int_equal(argot_files_download_file(&d, c, &dr, NULL), ARGOT_OK);
+    s = d->data;
+    d->data = NULL;
+    argot_download_free(d);
+    return s;
+}
+
+typedef struct cbsrc {
+    const char *data;
+    size_t len, pos;
+} cbsrc;
+
+static size_t cb_read(char *buf, size_t len, void *ud)
+{
+    cbsrc *s = ud;
+    size_t n = s->len - s->pos < len ? s->len - s->pos : len;
+    memcpy(buf, s->data + s->pos, n);
+    s->pos += n;
+    return n;
+}
+
+static int cb_rewind(void *ud)
+{
+    ((cbsrc *)ud)->pos = 0;
+    return 0;
+}
+
+static int cb_write(const char *data, size_t len, void *ud)
+{
+    return fwrite(data, 1, len, ud) == len ? 0 : 1;
+}
+
+static void test_upload_every_source(void **state)
+{
+    argot_client *c = client_with_key(key);
+    argot_create_file_request cr = ARGOT_CREATE_FILE_REQUEST_INIT;
+    argot_file *f = NULL;
+    char dir[512], path[1024], *got;
+    cbsrc s = {"{\"from\":\"callback\"}\n", 20, 0};
+    FILE *fp;
+    int fd;
+    (void)state;
+
+    assert_int_equal(th_tmpdir(dir, sizeof(dir), "adup"), 0);
+    snprintf(path, sizeof(path), "%s/train.jsonl", dir);
+    fp = fopen(path, "w");
+    fputs("{\"prompt\":\"p\",\"completion\":\"c\"}\n", fp);
+    fclose(fp);
+
+    cr.purpose = "fine-tune";
+    cr.file.kind = ARGOT_SOURCE_PATH;
+    cr.file.path = path;
+    assert_int_equal(argot_files_create_file(&f, c, &cr, NULL), ARGOT_OK);
+    assert_string_equal(f->filename, "train.jsonl");
+    assert_int_equal(f->bytes, 32);
+    assert_string_equal(f->object, "file");
+    assert_string_equal(f->purpose, "fine-tune");
+    assert_int_equal(f->expires_at, ARGOT_TIME_NULL);
+    assert_null(f->status_details);
+    assert_memory_equal(f->id, "file-", 5);
+    got = download_buf(c, f->id);
+    assert_string_equal(got, "{\"prompt\":\"p\",\"completion\":\"c\"}\n");
+    free(got);
+    argot_file_free(f);
+
+    fd = open(path, O_RDONLY);
+    cr.file.kind = ARGOT_SOURCE_FD;
+    cr.file.fd = fd;
+    cr.filename = "fd.jsonl";
+    cr.expires_after = 7200;
+    assert_int_equal(argot_files_create_file(&f, c, &cr, NULL), ARGOT_OK);
+    assert_string_equal(f->filename, "fd.jsonl");
+    assert_int_equal(f->expires_at, f->created_at + 7200);
+    close(fd);
+    argot_file_free(f);
+
+    cr.file.kind = ARGOT_SOURCE_CALLBACK;
+    cr.file.read = cb_read;
+    cr.file.rewind = cb_rewind;
+    cr.file.userdata = &s;
+    cr.file.size = -1; /* chunked */
+    cr.filename = "cb.jsonl";
+    cr.expires_after = 0;
+    cr.purpose = "batch";
+    assert_int_equal(argot_files_create_file(&f, c, &cr, NULL), ARGOT_OK);
+    assert_int_equal(f->bytes, 20);
+    assert_int_not_equal(f->expires_at, ARGOT_TIME_NULL); /* batch: 30 days by default */
+    got = download_buf(c, f->id);
+    assert_string_equal(got, "{\"from\":\"callback\"}\n");
+    free(got);
+    argot_file_free(f);
+
+    f = upload_mem(c, "user_data", "\xe4\xbd\xa0\xe5\xa5\xbd.txt", "hello");
+    assert_string_equal(f->filename, "\xe4\xbd\xa0\xe5\xa5\xbd.txt");
+    assert_string_equal(f->purpose, "user_data");
+    argot_file_free(f);
+    argot_client_free(c);
+    th_rmtree(dir);
+}
+
+static void test_download_every_sink(void **state)
+{
+    argot_client *c = client_with_key(key);
+    argot_file *f = upload_mem(c, "batch", "b.jsonl", "{\"a\":1}\n{\"b\":2}\n");
+    argot_download_file_request dr = ARGOT_DOWNLOAD_FILE_REQUEST_INIT;
+    argot_download *d = NULL;
+    char dir[512], path[1024], buf[64];
+    FILE *fp;
+    int fd;
+    (void)state;
+
+    assert_int_equal(th_tmpdir(dir, sizeof(dir), "addl"), 0);
+    snprintf(path, sizeof(path), "%s/out", dir);
+    dr.file_id = f->id;
+    dr.sink.kind = ARGOT_SINK_PATH;
+    dr.sink.path = path;
+    assert_int_equal(argot_files_download_file(&d, c, &dr, NULL), ARGOT_OK);
+    assert_int_equal(d->bytes, 16);
+    argot_download_free(d);
+    fp = fopen(path, "r");
+    assert_int_equal(fread(buf, 1, sizeof(buf), fp), 16);
+    fclose(fp);
+
+    fd = open(path, O_WRONLY | O_TRUNC);
+    dr.sink.kind = ARGOT_SINK_FD;
+    dr.sink.fd = fd;
+    assert_int_equal(argot_files_download_file(NULL, c, &dr, NULL), ARGOT_OK);
+    close(fd);
+
+    fp = fopen(path, "w");
+    dr.sink.kind = ARGOT_SINK_CALLBACK;
+    dr.sink.write = cb_write;
+    dr.sink.userdata = fp;
+    assert_int_equal(argot_files_download_file(NULL, c, &dr, NULL), ARGOT_OK);
+    fclose(fp);
+    fp = fopen(path, "r");
+    assert_int_equal(fread(buf, 1, sizeof(buf), fp), 16);
+    assert_memory_equal(buf, "{\"a\":1}\n{\"b\":2}\n", 16);
+    fclose(fp);
+    argot_file_free(f);
+    argot_client_free(c);
+    th_rmtree(dir);
+}
+
+static void test_retrieve_list_delete(void **state)
+{
+    argot_client *c = client_with_key(key);
+    argot_file *a = upload_mem(c, "vision", "a.png", "AAAA");
+    argot_file *b = upload_mem(c, "vision", "b.png", "BBBB");
+    argot_file *g = NULL;
+    argot_file_list *l = NULL;
+    argot_file_deleted *del = NULL;
+    argot_list_files_request q = ARGOT_LIST_FILES_REQUEST_INIT;
+    argot_retrieve_file_request rq = ARGOT_RETRIEVE_FILE_REQUEST_INIT;
+    argot_delete_file_request xq = ARGOT_DELETE_FILE_REQUEST_INIT;
+    argot_file_iter *it = NULL;
+    const argot_file *f;
+    size_t total, n = 0;
+    char first_desc[64], first_asc[64];
+    (void)state;
+
+    rq.file_id = a->id;
+    assert_int_equal(argot_files_retrieve_file(&g, c, &rq, NULL), ARGOT_OK);
+    assert_string_equal(g->id, a->id);
+    assert_int_equal(g->bytes, 4);
+    assert_non_null(argot_client_last_error(c)->request_id);
+    argot_file_free(g);
+
+    q.purpose = "vision";
+    assert_int_equal(argot_files_list_files(&l, c, &q, NULL), ARGOT_OK);
+    assert_int_equal(l->count, 2);
+    assert_false(l->has_more);
+    /* both uploads may share a created_at second: ties are the server's to order */
+    assert_true((strcmp(l->data[0].id, a->id) == 0 && strcmp(l->data[1].id, b->id) == 0) ||
+                (strcmp(l->data[0].id, b->id) == 0 && strcmp(l->data[1].id, a->id) == 0));
+    snprintf(first_desc, sizeof(first_desc), "%s", l->data[0].id);
+    argot_file_list_free(l);
+    q.order = ARGOT_ORDER_ASC;
+    q.limit = 1;
+    assert_int_equal(argot_files_list_files(&l, c, &q, NULL), ARGOT_OK);
+    assert_int_equal(l->count, 1);
+    assert_true(l->has_more);
+    assert_string_not_equal(l->data[0].id, first_desc); /* asc is the reverse */
+    snprintf(first_asc, sizeof(first_asc), "%s", l->data[0].id);
+    argot_file_list_free(l);
+    q.after = first_asc;
+    assert_int_equal(argot_files_list_files(&l, c, &q, NULL), ARGOT_OK);
+    assert_int_equal(l->count, 1);
+    assert_string_equal(l->data[0].id, first_desc);
+    assert_false(l->has_more);
+    argot_file_list_free(l);
+
+    q = (argot_list_files_request)ARGOT_LIST_FILES_REQUEST_INIT;
+    assert_int_equal(argot_files_list_files(&l, c, &q, NULL), ARGOT_OK);
+    total = l->count;
+    argot_file_list_free(l);
+    q.limit = 2;
+    assert_int_equal(argot_files_list_iter_new(&it, c, &q, NULL), ARGOT_OK);
+    while (argot_file_iter_next(&f, it) == ARGOT_OK && f != NULL)
+        n++;
+    assert_int_equal(n, total);
+    assert_true(argot_file_iter_pages(it) >= (total + 1) / 2);
+    argot_file_iter_free(it);
+
+    xq.file_id = a->id;
+    assert_int_equal(argot_files_delete_file(&del, c, &xq, NULL), ARGOT_OK);
+    assert_true(del->deleted);
+    assert_string_equal(del->id, a->id);
+    argot_file_deleted_free(del);
+    assert_int_equal(argot_files_retrieve_file(&g, c, &rq, NULL), ARGOT_E_NOT_FOUND);
+    assert_string_equal(argot_client_last_error(c)->param, "id");
+    assert_int_equal(argot_files_delete_file(NULL, c, &xq, NULL), ARGOT_E_NOT_FOUND);
+    argot_file_free(a);
+    argot_file_free(b);
+    argot_client_free(c);
+}
+
+static void test_server_errors(void **state)
+{
+    argot_client *c = client_with_key(key);
+    argot_create_file_request cr = ARGOT_CREATE_FILE_REQUEST_INIT;
+    argot_download_file_request dr = ARGOT_DOWNLOAD_FILE_REQUEST_INIT;
+    argot_file *f = NULL;
+    argot_file_list *l = NULL;
+    const argot_error *e;
+    argot_retry_config none = ARGOT_RETRY_CONFIG_INIT;
+    argot_request_options ro = ARGOT_REQUEST_OPTIONS_INIT;
+    (void)state;
+
+    none.strategy = ARGOT_RETRY_NONE;
+    ro.retry = &none;
+    ro.timeout_ms = 5000; /* fail fast if the server never answers */
+    cr.file.kind = ARGOT_SOURCE_MEMORY;
+    cr.file.data = "x";
+    cr.file.len = 1;
+    cr.purpose = "world_domination";
+    assert_int_equal(argot_files_create_file(&f, c, &cr, &ro), ARGOT_E_HTTP);
+    e = argot_client_last_error(c);
+    assert_int_equal(e->http_status, 400);
+    assert_string_equal(e->param, "purpose");
+    assert_non_null(strstr(e->message, "world_domination"));
+    assert_int_equal(e->attempts, 1);
+    dr.file_id = "file-doesnotexist";
+    assert_int_equal(argot_files_download_file(NULL, c, &dr, NULL), ARGOT_E_INVALID); /* buffer */
+    assert_int_equal(argot_files_download_file(&(argot_download *){NULL}, c, &dr, NULL),
+                     ARGOT_E_NOT_FOUND);
+    argot_client_free(c);
+
+    c = client_with_key("");
+    assert_int_equal(argot_files_list_files(&l, c, NULL, NULL), ARGOT_E_AUTH);
+    e = argot_client_last_error(c);
+    assert_int_equal(e->http_status, 401);
+    assert_non_null(strstr(e->message, "You didn't provide an API key"));
+    argot_client_free(c);
+    c = client_with_key("sk-argot-notarealkeynotarealkeynotarealkey1234");
+    assert_int_equal(argot_files_list_files(&l, c, NULL, NULL), ARGOT_E_AUTH);
+    e = argot_client_last_error(c);
+    assert_string_equal(e->code, "invalid_api_key");
+    assert_non_null(e->request_id);
+    argot_client_free(c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_upload_every_source),
+        cmocka_unit_test(test_download_every_sink),
+        cmocka_unit_test(test_retrieve_list_delete),
+        cmocka_unit_test(test_server_errors),
+    };
+    if (access(ARGOTD_PATH, X_OK) != 0) {
+        printf("argotd not built (%s): skipped\n", ARGOTD_PATH);
+        return 77;
+    }
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
