@@ -32,6 +32,10 @@ static const cfg_spec specs[] = {
      "worker threads (0: twice the number of CPUs, at least 4)"},
     {"max-file-bytes", "ARGOT_MAX_FILE_BYTES", CFG_INT, "536870912", 1, INT64_MAX,
      F(max_file_bytes), "largest file accepted by POST /v1/files"},
+    {"max-upload-bytes", "ARGOT_MAX_UPLOAD_BYTES", CFG_INT, "8589934592", 1, INT64_MAX,
+     F(max_upload_bytes), "largest file assembled by the Uploads API (POST /v1/uploads)"},
+    {"max-part-bytes", "ARGOT_MAX_PART_BYTES", CFG_INT, "67108864", 1, INT64_MAX, F(max_part_bytes),
+     "largest part of an Upload (POST /v1/uploads/{id}/parts)"},
     {"max-org-bytes", "ARGOT_MAX_ORG_BYTES", CFG_INT, "107374182400", 1, INT64_MAX,
      F(max_org_bytes), "storage quota: sum of an organization's live files"},
     {"max-batch-bytes", "ARGOT_MAX_BATCH_BYTES", CFG_INT, "104857600", 1, INT64_MAX,
@@ -221,11 +225,13 @@ void cfg_print_help(FILE *out)
 void cfg_log_effective(const cfg *c)
 {
     LOG(LOG_INFO,
-        "msg=config listen=%s data=%s threads=%lld max_file_bytes=%lld max_org_bytes=%lld "
+        "msg=config listen=%s data=%s threads=%lld max_file_bytes=%lld max_upload_bytes=%lld "
+        "max_part_bytes=%lld max_org_bytes=%lld "
         "max_batch_bytes=%lld max_connections=%lld connection_timeout=%lld sweep_interval=%lld "
         "strict_download=%d metrics=%d clock_offset=%lld",
         c->listen, c->data_dir, (long long)c->threads, (long long)c->max_file_bytes,
-        (long long)c->max_org_bytes, (long long)c->max_batch_bytes, (long long)c->max_connections,
+        (long long)c->max_upload_bytes, (long long)c->max_part_bytes, (long long)c->max_org_bytes,
+        (long long)c->max_batch_bytes, (long long)c->max_connections,
         (long long)c->connection_timeout, (long long)c->sweep_interval, c->strict_download,
         c->metrics, (long long)c->clock_offset);
 }

@@ -18,6 +18,8 @@ typedef struct cfg {
     char *log_level;
     int64_t threads;
     int64_t max_file_bytes;
+    int64_t max_upload_bytes;
+    int64_t max_part_bytes;
     int64_t max_org_bytes;
     int64_t max_batch_bytes;
     int64_t max_connections;

@@ -91,6 +91,16 @@ int sweeper_pass(app *a)
         }
         total += n;
     } while (n == EXPIRE_BATCH);
+    /* Uploads neither completed nor cancelled within their hour: marked expired, parts
+     * reclaimed (rows and usage in one transaction, then the blobs). */
+    do {
+        n = a->meta->ops->upload_take_expired(a->meta, app_now(a), EXPIRE_BATCH, remove_blob, a);
+        if (n < 0) {
+            LOG(LOG_WARN, "msg=\"upload expiry sweep failed\" rc=%d", n);
+            return -1;
+        }
+        total += n;
+    } while (n == EXPIRE_BATCH);
     /* Blob mtimes are real time, not the (possibly offset) API clock. */
     orphan_ctx o = {a, (int64_t)time(NULL), 0};
     if (a->blob->ops->list(a->blob, on_blob, &o) < 0)

@@ -15,13 +15,15 @@ import { request, REQUEST_ID_RE, FILE_ID_RE, typeOf } from './lib/http.mjs';
 
 const RECORDED = join(SHARED_DIR, 'conformance', 'recorded');
 const GROUPS = ['FilesTests', 'BatchTests', 'UploadsTests'];
-const RECORDED_ID_RE = /file-[A-Za-z0-9]{22,24}/g;
+const RECORDED_ID_RE = /file-[A-Za-z0-9]{22,24}|upload_[0-9a-f]{32}|part_[0-9a-f]{32}/g;
+const UPLOAD_ID_RE = /^upload_[0-9a-f]{32}$/;
+const PART_ID_RE = /^part_[0-9a-f]{32}$/;
 
 // What is out of scope, and why (printed as SKIP lines).
 function skipReason(pathname) {
   if (pathname.startsWith('/v1/files')) return null;
   if (pathname.startsWith('/v1/batches')) return '/v1/batches is out of scope (Batch API, not part of argotd)';
-  if (pathname.startsWith('/v1/uploads')) return '/v1/uploads is not implemented yet (Uploads API is a later issue)';
+  if (pathname.startsWith('/v1/uploads')) return null;
   return `${pathname} is not a Files endpoint`;
 }
 
@@ -143,6 +145,43 @@ function rebuildUpload(entry) {
   return { body, contentType: ct, how: `rebuilt (.NET style, ${n} content bytes)` };
 }
 
+/** Uploads API requests whose bodies were not recorded, rebuilt the way the .NET client sends
+ * them; each must have the recorded Content-Length. */
+function rebuildUploadsRequest(entry, url, idMap, sessionParts) {
+  const ct = header(entry.RequestHeaders, 'Content-Type');
+  const cl = Number(header(entry.RequestHeaders, 'Content-Length'));
+  const recorded = recordedBodyBytes(entry.RequestBody);
+  if (url.pathname === '/v1/uploads') {
+    const rb = entry.ResponseBody;
+    const body = recorded || Buffer.from(JSON.stringify({ purpose: rb.purpose, filename: rb.filename, bytes: rb.bytes, mime_type: 'text/jsonl' }));
+    assert.equal(body.length, cl, `rebuilt create body is ${body.length} bytes, recorded ${cl}`);
+    return { body, contentType: ct, how: recorded ? 'recorded body' : 'rebuilt JSON' };
+  }
+  if (url.pathname.endsWith('/parts')) {
+    const boundary = /boundary="?([^";]+)"?/.exec(ct || '')[1];
+    const heads = [
+      'Content-Disposition: form-data; name=data; filename=data; filename*=utf-8\'\'data',
+      'Content-Type: application/octet-stream\r\nContent-Disposition: form-data; name=data; filename=data; filename*=utf-8\'\'data',
+      'Content-Disposition: form-data; name=data; filename=data.jsonl; filename*=utf-8\'\'data.jsonl',
+      'Content-Disposition: form-data; name=data',
+    ];
+    for (const n of [4, 8, 2, 1, 16]) {
+      for (const h of heads) {
+        const body = Buffer.concat([Buffer.from(`--${boundary}\r\n${h}\r\n\r\n`), Buffer.from('{"a":1}\n'.repeat(4).slice(0, n)), Buffer.from(`\r\n--${boundary}--\r\n`)]);
+        if (body.length === cl) return { body, contentType: ct, how: `rebuilt (.NET style, ${n} data bytes)` };
+      }
+    }
+    assert.fail(`cannot rebuild the recorded part upload of ${cl} bytes`);
+  }
+  if (url.pathname.endsWith('/complete')) {
+    const ids = sessionParts.map((id) => idMap.get(id) ?? id);
+    const body = recorded || Buffer.from(JSON.stringify({ part_ids: ids }));
+    assert.equal(body.length, cl, `rebuilt complete body is ${body.length} bytes, recorded ${cl}`);
+    return { body, contentType: ct, how: recorded ? 'recorded body' : 'rebuilt JSON (the parts made in this replay, in order)' };
+  }
+  return { body: recorded && recorded.length ? recorded : undefined, contentType: ct, how: 'no body' };
+}
+
 // ---------------------------------------------------------------------------------------------
 // Comparison
 
@@ -216,6 +255,15 @@ function compareValue(rec, ours, path, ctx, recParent, ourParent) {
   if (rt !== ot) return ctx.diff(path, `type ${ot} (${show(ours)}), recorded ${rt} (${show(rec)})`);
   if (rt === 'null') return;
 
+  if ((key === 'id' || key === 'upload_id') && /^(upload|part)_/.test(rec)) {
+    const re = rec.startsWith('upload_') ? UPLOAD_ID_RE : PART_ID_RE;
+    if (!re.test(ours)) ctx.diff(path, `id ${show(ours)} is not ${rec.split('_')[0]}_ + 32 hex`);
+    else if (parseInt(ours.slice(ours.indexOf('_') + 1, ours.indexOf('_') + 9), 16) !== ourParent.created_at && key === 'id') {
+      ctx.diff(path, `id ${ours} does not start with created_at in hex`);
+    }
+    if (ctx.idMap.has(rec) && ctx.idMap.get(rec) !== ours) ctx.diff(path, `id ${ours}, expected ${ctx.idMap.get(rec)} (recorded ${rec})`);
+    return;
+  }
   if (key === 'id' || key === 'first_id' || key === 'last_id') {
     if (!FILE_ID_RE.test(ours)) ctx.diff(path, `id ${show(ours)} is not file- + 22 base58`);
     if (key === 'id' && ctx.idMap.has(rec) && ctx.idMap.get(rec) !== ours) {
@@ -251,6 +299,7 @@ function compareValue(rec, ours, path, ctx, recParent, ourParent) {
 for (const session of sessions) {
   describe(`replay ${session.name}`, () => {
     const idMap = new Map();
+    const sessionParts = []; // recorded part ids, in the order the replay made them
     let key;
     let broken = null; // a failed step that later steps depend on
     before(async () => {
@@ -279,7 +328,12 @@ for (const session of sessions) {
         const accept = header(entry.RequestHeaders, 'Accept');
         if (accept) headers.accept = accept;
         let body;
-        if (entry.RequestMethod === 'POST' && url.pathname === '/v1/files') {
+        if (entry.RequestMethod === 'POST' && url.pathname.startsWith('/v1/uploads')) {
+          const up = rebuildUploadsRequest(entry, url, idMap, sessionParts);
+          body = up.body;
+          if (up.contentType) headers['content-type'] = up.contentType;
+          t.diagnostic(`uploads body: ${up.how}, ${body ? body.length : 0} bytes`);
+        } else if (entry.RequestMethod === 'POST' && url.pathname === '/v1/files') {
           const up = rebuildUpload(entry);
           body = up.body;
           headers['content-type'] = up.contentType;
@@ -311,6 +365,8 @@ for (const session of sessions) {
             // learn ids before comparing: a created object's id maps recorded -> ours
             if (entry.RequestMethod === 'POST' && rec?.id && res.json?.id && res.status === entry.StatusCode) {
               idMap.set(rec.id, res.json.id);
+              if (rec.object === 'upload.part') sessionParts.push(rec.id);
+              if (rec.file?.id && res.json.file?.id) idMap.set(rec.file.id, res.json.file.id);
             }
             compareShape(rec, res.json, '', ctx);
           }
@@ -340,7 +396,7 @@ test('replay summary: which recorded entries are replayed and which are skipped'
       else replayed++;
     }
   }
-  t.diagnostic(`${sessions.length} recorded sessions, ${replayed} /v1/files entries replayed`);
+  t.diagnostic(`${sessions.length} recorded sessions, ${replayed} /v1/files and /v1/uploads entries replayed`);
   for (const [r, n] of Object.entries(counts)) t.diagnostic(`skipped ${n}: ${r}`);
   assert.ok(replayed >= 25, `only ${replayed} entries replayed: recordings missing?`);
 });

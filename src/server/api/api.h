@@ -5,6 +5,8 @@
 #ifndef ARGOT_SERVER_API_H
 #define ARGOT_SERVER_API_H
 
+#include <jansson.h>
+
 #include "common/buf.h"
 #include "server/http/http.h"
 #include "server/meta/meta.h"
@@ -29,6 +31,17 @@ int api_lookup_file(http_req *r, meta_file *out);
 int api_purpose_uploadable(const char *purpose, size_t len);
 /* The message of the real service for a purpose it refuses. */
 int api_reply_bad_purpose(http_req *r, const char *purpose);
+/* expires_after rules (files and uploads): anchor must be "created_at", seconds within
+ * EXPIRES_MIN..EXPIRES_MAX. Each replies 400 and returns -1 when not met, else 0. */
+int api_check_expires_after(http_req *r, const char *anchor, int64_t secs);
+/* The object form {"anchor": "created_at", "seconds": N} (j may be NULL: not JSON); fills secs. */
+int api_expires_after_object(http_req *r, const json_t *j, int64_t *secs);
+/* A filename as stored: 1..1023 bytes of UTF-8 without control characters. Returns NULL if
+ * fine, else why not (for "Invalid file: <why>."-style messages). */
+const char *api_filename_problem(const char *name, size_t len);
+/* batch and fine-tune files must be .jsonl (or have no extension): replies 400 with the real
+ * service's message and returns -1 if name breaks that rule, else 0. */
+int api_check_jsonl(http_req *r, const char *purpose, const char *name);
 /* "100 GB" style rendering of a byte limit, as in the quota message. */
 void api_format_limit(int64_t bytes, char *out, size_t cap);
 

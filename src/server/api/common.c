@@ -1,6 +1,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "server/api/api.h"
 #include "server/log.h"
@@ -93,4 +94,88 @@ void api_format_limit(int64_t bytes, char *out, size_t cap)
         snprintf(out, cap, "%" PRId64 " MB", bytes / mib);
     else
         snprintf(out, cap, "%" PRId64 " bytes", bytes);
+}
+
+int api_check_expires_after(http_req *r, const char *anchor, int64_t secs)
+{
+    if (strcmp(anchor, "created_at") != 0)
+        return http_reply_invalid(r, "expires_after.anchor", "invalid_value",
+                                  "Invalid value: '%.64s'. Supported values are: 'created_at'.",
+                                  anchor),
+               -1;
+    if (secs < EXPIRES_MIN || secs > EXPIRES_MAX)
+        return http_reply_invalid(
+                   r, "expires_after.seconds",
+                   secs < EXPIRES_MIN ? "integer_below_min_value" : "integer_above_max_value",
+                   "Invalid 'expires_after.seconds': integer %s value. Expected a "
+                   "value %s %d, but got %" PRId64 " instead.",
+                   secs < EXPIRES_MIN ? "below minimum" : "above maximum",
+                   secs < EXPIRES_MIN ? ">=" : "<=", secs < EXPIRES_MIN ? EXPIRES_MIN : EXPIRES_MAX,
+                   secs),
+               -1;
+    return 0;
+}
+
+int api_expires_after_object(http_req *r, const json_t *j, int64_t *secs)
+{
+    json_t *a = json_is_object(j) ? json_object_get(j, "anchor") : NULL;
+    json_t *s = json_is_object(j) ? json_object_get(j, "seconds") : NULL;
+    if (!json_is_object(j))
+        return http_reply_invalid(r, "expires_after", "invalid_type",
+                                  "Invalid type for 'expires_after': expected an object."),
+               -1;
+    if (!a || !s)
+        return http_reply_invalid(r, !a ? "expires_after.anchor" : "expires_after.seconds",
+                                  "missing_required_parameter", "Missing required parameter: '%s'.",
+                                  !a ? "expires_after.anchor" : "expires_after.seconds"),
+               -1;
+    if (!json_is_string(a))
+        return http_reply_invalid(r, "expires_after.anchor", "invalid_type",
+                                  "Invalid type for 'expires_after.anchor': expected a string."),
+               -1;
+    if (!json_is_integer(s))
+        return http_reply_invalid(r, "expires_after.seconds", "invalid_type",
+                                  "Invalid type for 'expires_after.seconds': expected an integer."),
+               -1;
+    *secs = json_integer_value(s);
+    return api_check_expires_after(r, json_string_value(a), *secs);
+}
+
+const char *api_filename_problem(const char *name, size_t len)
+{
+    if (!name)
+        return "the 'file' part has no filename";
+    if (len == 0)
+        return "the filename is empty";
+    if (len >= META_FILENAME_MAX)
+        return "the filename is longer than 1023 bytes";
+    if (!argot_utf8_valid(name, len))
+        return "the filename is not valid UTF-8";
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)name[i] < 0x20 || name[i] == 0x7f)
+            return "the filename contains control characters";
+    return NULL;
+}
+
+/* The real service accepted a batch file named "test-batch-file" (recorded in
+ * BatchTests/CreateGetAndCancelBatchProtocol) and refuses ".txt": only an extension other than
+ * .jsonl is refused. */
+static int jsonl_ok(const char *name)
+{
+    const char *base = strrchr(name, '/');
+    const char *dot = strrchr(base ? base + 1 : name, '.');
+    return !dot || strcasecmp(dot, ".jsonl") == 0;
+}
+
+int api_check_jsonl(http_req *r, const char *purpose, const char *name)
+{
+    if (!strcmp(purpose, "batch") && !jsonl_ok(name))
+        return http_reply_invalid(r, NULL, NULL,
+                                  "Invalid file format for Batch API. Must be .jsonl"),
+               -1;
+    if (!strcmp(purpose, "fine-tune") && !jsonl_ok(name))
+        return http_reply_invalid(r, NULL, NULL,
+                                  "Invalid file format for Fine-Tuning API. Must be .jsonl"),
+               -1;
+    return 0;
 }

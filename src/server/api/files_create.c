@@ -26,8 +26,7 @@
 #include "server/http/router.h"
 #include "server/log.h"
 
-#define FIELD_MAX    1024      /* purpose, expires_after fields */
-#define RESERVE_STEP (8 << 20) /* quota is reserved 8 MiB ahead of the bytes */
+#define FIELD_MAX 1024 /* purpose, expires_after fields */
 /* Body bytes that are not file content (framing, fields): bounded so that a declared
  * Content-Length proves a lower bound of the file size (see reserve_declared). */
 #define NONFILE_MAX (1 << 20)
@@ -61,30 +60,18 @@ static int reply_too_large(http_req *r, int64_t got)
 
 static int filename_ok(http_req *r, const char *name, size_t len)
 {
-    const char *why = NULL;
-    if (!name)
-        why = "the 'file' part has no filename";
-    else if (len == 0)
-        why = "the filename is empty";
-    else if (len >= META_FILENAME_MAX)
-        why = "the filename is longer than 1023 bytes";
-    else if (!argot_utf8_valid(name, len))
-        why = "the filename is not valid UTF-8";
-    for (size_t i = 0; !why && i < len; i++)
-        if ((unsigned char)name[i] < 0x20 || name[i] == 0x7f)
-            why = "the filename contains control characters";
+    const char *why = api_filename_problem(name, len);
     if (!why)
         return 1;
     http_reply_invalid(r, "file", NULL, "Invalid file: %s.", why);
     return 0;
 }
 
-/* A valid body holds at least three delimiter lines (3 * (boundary + 4)), two
- * Content-Disposition headers (>= 35 bytes each), a purpose (>= 5) and CRLFs: the file is at
- * least 3 * boundary + 100 bytes smaller than the body. */
-static int reserve_declared(http_req *r, int64_t cl, size_t boundary_len)
+/* Everything but the file is capped at NONFILE_MAX (see body()), so Content-Length minus it is
+ * a true lower bound of the file size. */
+static int reserve_declared(http_req *r, int64_t cl)
 {
-    return api_ingest_reserve_declared(r, &U(r)->g, cl, (int64_t)(3 * boundary_len + 100));
+    return api_ingest_reserve_declared(r, &U(r)->g, cl, NONFILE_MAX);
 }
 
 static int open_file(http_req *r, const mp_part_info *pi)
@@ -220,7 +207,7 @@ static int body(http_req *r, const char *data, size_t len)
 {
     upload *u = U(r);
     int rc = mp_parser_feed(u->mp, data, len);
-    if (rc == MP_OK && !r->status && (int64_t)r->bytes_in - u->bytes > NONFILE_MAX)
+    if (rc == MP_OK && !r->status && (int64_t)r->bytes_in - u->g.bytes > NONFILE_MAX)
         return http_reply_invalid(r, NULL, NULL,
                                   "The form data besides the file is larger than %d bytes.",
                                   NONFILE_MAX),
@@ -232,16 +219,6 @@ static int body(http_req *r, const char *data, size_t len)
 }
 
 /* ---- validation at the end of the body ---- */
-
-/* The real service accepted a batch file named "test-batch-file" (recorded in
- * BatchTests/CreateGetAndCancelBatchProtocol) and refuses ".txt": only an extension other than
- * .jsonl is refused. */
-static int jsonl_ok(const char *name)
-{
-    const char *base = strrchr(name, '/');
-    const char *dot = strrchr(base ? base + 1 : name, '.');
-    return !dot || strcasecmp(dot, ".jsonl") == 0;
-}
 
 static int parse_seconds(http_req *r, const char *v, int64_t *out)
 {
@@ -258,39 +235,8 @@ static int parse_seconds(http_req *r, const char *v, int64_t *out)
     return 0;
 }
 
-/* expires_after as a JSON part (.NET) is turned into the bracket fields' values. */
-static int ea_from_json(http_req *r, upload *u, char *anchor, size_t acap, int64_t *secs)
-{
-    json_error_t jerr;
-    json_t *j = json_loadb(u->ea_json.ptr, u->ea_json.len, 0, &jerr);
-    json_t *a = j ? json_object_get(j, "anchor") : NULL;
-    json_t *s = j ? json_object_get(j, "seconds") : NULL;
-    int rc = 0;
-    if (!json_is_object(j))
-        rc = http_reply_invalid(r, "expires_after", "invalid_type",
-                                "Invalid type for 'expires_after': expected an object.");
-    else if (!a || !s)
-        rc = http_reply_invalid(r, !a ? "expires_after.anchor" : "expires_after.seconds",
-                                "missing_required_parameter", "Missing required parameter: '%s'.",
-                                !a ? "expires_after.anchor" : "expires_after.seconds");
-    else if (!json_is_string(a))
-        rc = http_reply_invalid(r, "expires_after.anchor", "invalid_type",
-                                "Invalid type for 'expires_after.anchor': expected a string.");
-    else if (!json_is_integer(s))
-        rc = http_reply_invalid(r, "expires_after.seconds", "invalid_type",
-                                "Invalid type for 'expires_after.seconds': expected an integer.");
-    else {
-        snprintf(anchor, acap, "%s", json_string_value(a));
-        *secs = json_integer_value(s);
-        rc = 1;
-    }
-    json_decref(j);
-    return rc == 1 ? 0 : -1;
-}
-
 static int expires_after(http_req *r, upload *u, int64_t now, int64_t *expires_at)
 {
-    char anchor[FIELD_MAX + 1];
     int64_t secs = 0;
     int have_json = u->ea_json.ptr != NULL;
     int have_a = u->ea_anchor.ptr != NULL, have_s = u->ea_seconds.ptr != NULL;
@@ -302,33 +248,22 @@ static int expires_after(http_req *r, upload *u, int64_t now, int64_t *expires_a
                                   "'expires_after' was given more than once."),
                -1;
     if (have_json) {
-        if (ea_from_json(r, u, anchor, sizeof anchor, &secs))
+        /* expires_after as a JSON part (.NET) */
+        json_error_t jerr;
+        json_t *j = json_loadb(u->ea_json.ptr, u->ea_json.len, 0, &jerr);
+        int rc = api_expires_after_object(r, j, &secs);
+        json_decref(j);
+        if (rc)
             return -1;
     } else if (!have_a || !have_s) {
         const char *miss = !have_a ? "expires_after.anchor" : "expires_after.seconds";
         return http_reply_invalid(r, miss, "missing_required_parameter",
                                   "Missing required parameter: '%s'.", miss),
                -1;
-    } else {
-        snprintf(anchor, sizeof anchor, "%s", u->ea_anchor.ptr);
-        if (parse_seconds(r, u->ea_seconds.ptr, &secs))
-            return -1;
+    } else if (parse_seconds(r, u->ea_seconds.ptr, &secs) ||
+               api_check_expires_after(r, u->ea_anchor.ptr, secs)) {
+        return -1;
     }
-    if (strcmp(anchor, "created_at") != 0)
-        return http_reply_invalid(r, "expires_after.anchor", "invalid_value",
-                                  "Invalid value: '%.64s'. Supported values are: 'created_at'.",
-                                  anchor),
-               -1;
-    if (secs < EXPIRES_MIN || secs > EXPIRES_MAX)
-        return http_reply_invalid(
-                   r, "expires_after.seconds",
-                   secs < EXPIRES_MIN ? "integer_below_min_value" : "integer_above_max_value",
-                   "Invalid 'expires_after.seconds': integer %s value. Expected a "
-                   "value %s %d, but got %" PRId64 " instead.",
-                   secs < EXPIRES_MIN ? "below minimum" : "above maximum",
-                   secs < EXPIRES_MIN ? ">=" : "<=", secs < EXPIRES_MIN ? EXPIRES_MIN : EXPIRES_MAX,
-                   secs),
-               -1;
     *expires_at = now + secs;
     return 0;
 }
@@ -341,15 +276,8 @@ static int validate(http_req *r, upload *u)
         return http_reply_invalid(r, "purpose", NULL, "'purpose' is a required property"), -1;
     if (!api_purpose_uploadable(u->purpose.ptr, u->purpose.len))
         return api_reply_bad_purpose(r, u->purpose.ptr), -1;
-    const char *p = u->purpose.ptr;
-    if (!strcmp(p, "batch") && !jsonl_ok(u->filename))
-        return http_reply_invalid(r, NULL, NULL,
-                                  "Invalid file format for Batch API. Must be .jsonl"),
-               -1;
-    if (!strcmp(p, "fine-tune") && !jsonl_ok(u->filename))
-        return http_reply_invalid(r, NULL, NULL,
-                                  "Invalid file format for Fine-Tuning API. Must be .jsonl"),
-               -1;
+    if (api_check_jsonl(r, u->purpose.ptr, u->filename))
+        return -1;
     if (is_batch(u) && u->g.bytes > r->app->cfg->max_batch_bytes)
         return http_reply_invalid(r, NULL, NULL, "File is too large."), -1;
     return 0;

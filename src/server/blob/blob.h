@@ -18,15 +18,15 @@
 #ifndef ARGOT_SERVER_BLOB_H
 #define ARGOT_SERVER_BLOB_H
 
-#include <stdint.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define BLOB_KEY_LEN 32 /* hex characters, without NUL */
 
 enum {
     BLOB_OK = 0,
-    BLOB_E_IO = -1,      /* read/write/fsync/rename failure; errno says which */
-    BLOB_E_NOSPC = -2,   /* ENOSPC or EDQUOT: the storage is full */
+    BLOB_E_IO = -1,    /* read/write/fsync/rename failure; errno says which */
+    BLOB_E_NOSPC = -2, /* ENOSPC or EDQUOT: the storage is full */
     BLOB_E_NOTFOUND = -3,
     BLOB_E_INVALID = -4, /* malformed key or argument */
     BLOB_E_NOMEM = -5,
@@ -44,7 +44,7 @@ typedef struct blob_reader {
 
 typedef int (*blob_list_cb)(const char *key, uint64_t size, int64_t mtime, void *userdata);
 
-#define BLOB_OPS_VERSION 1
+#define BLOB_OPS_VERSION 2 /* 2: copy_from */
 typedef struct blob_ops {
     unsigned version;
     const char *name;
@@ -66,6 +66,11 @@ typedef struct blob_ops {
      * removed, or a negative BLOB_E_*. Only safe when no writer of this store is open. */
     int (*sweep_temp)(blob_store *s);
     void (*free)(blob_store *s);
+    /* Appends len bytes of the open file fd, from offset, without passing them through user
+     * space where the platform can (local: copy_file_range, which reflinks on XFS/btrfs and
+     * copies in the kernel on ext4; a read/write loop only if it is unsupported). A short
+     * source is BLOB_E_IO. (Since version 2.) */
+    int (*copy_from)(blob_writer *w, int fd, uint64_t offset, uint64_t len);
 } blob_ops;
 
 /* Backends embed these as their first member. */
@@ -97,6 +102,10 @@ static inline int blob_writer_write(blob_writer *w, const void *d, size_t n)
 static inline int blob_writer_commit(blob_writer *w)
 {
     return w->store->ops->commit(w);
+}
+static inline int blob_writer_copy_from(blob_writer *w, int fd, uint64_t off, uint64_t len)
+{
+    return w->store->ops->copy_from(w, fd, off, len);
 }
 static inline void blob_writer_abort(blob_writer *w)
 {

@@ -13,6 +13,7 @@
  *     fsync:N   the Nth fsync(2) of this store (files and directories) fails with EIO
  * Counting starts at 1 for each store opened; each fault fires once.
  */
+#define _GNU_SOURCE /* copy_file_range */
 #include "server/blob/blob.h"
 
 #include <dirent.h>
@@ -284,6 +285,63 @@ static int lw_write(blob_writer *bw, const void *data, size_t len)
     return BLOB_OK;
 }
 
+/* Fallback for copy_from when the kernel can't copy between these files. */
+static int copy_rw(local_writer *w, int fd, off_t off, uint64_t len)
+{
+    enum { CHUNK = 1 << 20 };
+    char *buf = malloc(CHUNK);
+    int rc = BLOB_OK;
+
+    if (!buf)
+        return BLOB_E_NOMEM;
+    while (rc == BLOB_OK && len > 0) {
+        ssize_t n = pread(fd, buf, len < CHUNK ? (size_t)len : CHUNK, off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            if (n == 0)
+                errno = EIO; /* the source is shorter than said */
+            rc = BLOB_E_IO;
+            break;
+        }
+        rc = lw_write(&w->base, buf, (size_t)n);
+        off += n;
+        len -= (uint64_t)n;
+    }
+    free(buf);
+    return rc;
+}
+
+static int lw_copy_from(blob_writer *bw, int fd, uint64_t offset, uint64_t len)
+{
+    local_writer *w = (local_writer *)bw;
+    local_store *s = (local_store *)bw->store;
+    off_t off = (off_t)offset;
+
+    if (fd < 0 || offset > (uint64_t)INT64_MAX || len > (uint64_t)INT64_MAX - offset)
+        return BLOB_E_INVALID;
+    if (len && fault_hit(s, FAULT_WRITE)) {
+        errno = ENOSPC;
+        return BLOB_E_NOSPC;
+    }
+    while (len > 0) {
+        size_t want = len < ((size_t)1 << 30) ? (size_t)len : (size_t)1 << 30;
+        ssize_t n = copy_file_range(fd, &off, w->fd, NULL, want, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EOPNOTSUPP || errno == EINVAL))
+            return copy_rw(w, fd, off, len);
+        if (n < 0)
+            return from_errno(errno);
+        if (n == 0) {
+            errno = EIO; /* the source is shorter than said */
+            return BLOB_E_IO;
+        }
+        len -= (uint64_t)n;
+    }
+    return BLOB_OK;
+}
+
 /* fsync temp, rename into blobs/xx/, fsync blobs/xx/. On failure nothing remains. */
 static int lw_commit(blob_writer *bw)
 {
@@ -494,6 +552,7 @@ static const blob_ops local_ops = {
     .list = ls_list,
     .sweep_temp = ls_sweep_temp,
     .free = ls_free,
+    .copy_from = lw_copy_from,
 };
 
 int blob_local_open(blob_store **out, const char *dir)

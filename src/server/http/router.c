@@ -2,7 +2,18 @@
 
 #include <string.h>
 
-typedef enum path_kind { P_NONE, P_HEALTHZ, P_METRICS, P_FILES, P_FILE, P_FILE_CONTENT } path_kind;
+typedef enum path_kind {
+    P_NONE,
+    P_HEALTHZ,
+    P_METRICS,
+    P_FILES,
+    P_FILE,
+    P_FILE_CONTENT,
+    P_UPLOADS,
+    P_UPLOAD_PARTS,
+    P_UPLOAD_COMPLETE,
+    P_UPLOAD_CANCEL,
+} path_kind;
 
 typedef struct route_row {
     path_kind kind;
@@ -18,6 +29,28 @@ static const route_row rows[] = {
     {P_FILE, HTTP_GET, &api_files_retrieve},
     {P_FILE, HTTP_DELETE, &api_files_delete},
     {P_FILE_CONTENT, HTTP_GET, &api_files_content},
+    {P_UPLOADS, HTTP_POST, &api_uploads_create},
+    {P_UPLOAD_PARTS, HTTP_POST, &api_uploads_parts},
+    {P_UPLOAD_COMPLETE, HTTP_POST, &api_uploads_complete},
+    {P_UPLOAD_CANCEL, HTTP_POST, &api_uploads_cancel},
+};
+
+/* A collection (/v1/files, /v1/uploads) with its item and the item's sub-resources. */
+typedef struct collection {
+    const char *prefix;
+    path_kind all, item;
+    struct {
+        const char *suffix;
+        path_kind kind;
+    } sub[3];
+} collection;
+
+static const collection collections[] = {
+    {"/v1/files", P_FILES, P_FILE, {{"/content", P_FILE_CONTENT}}},
+    {"/v1/uploads",
+     P_UPLOADS,
+     P_NONE,
+     {{"/parts", P_UPLOAD_PARTS}, {"/complete", P_UPLOAD_COMPLETE}, {"/cancel", P_UPLOAD_CANCEL}}},
 };
 
 http_method router_method(const char *m)
@@ -34,20 +67,13 @@ http_method router_method(const char *m)
     return HTTP_OTHER;
 }
 
-static path_kind classify(const char *path, int metrics, const char **param, size_t *plen)
+static path_kind classify_in(const collection *c,
+                             const char *rest,
+                             const char **param,
+                             size_t *plen)
 {
-    static const char files[] = "/v1/files";
-    *param = NULL;
-    *plen = 0;
-    if (!strcmp(path, "/healthz"))
-        return P_HEALTHZ;
-    if (!strcmp(path, "/metrics"))
-        return metrics ? P_METRICS : P_NONE;
-    if (strncmp(path, files, sizeof files - 1) != 0)
-        return P_NONE;
-    const char *rest = path + sizeof files - 1;
     if (*rest == '\0')
-        return P_FILES;
+        return c->all;
     if (*rest != '/' || rest[1] == '\0' || rest[1] == '/')
         return P_NONE;
     rest++;
@@ -55,10 +81,35 @@ static path_kind classify(const char *path, int metrics, const char **param, siz
     *param = rest;
     if (!slash) {
         *plen = strlen(rest);
-        return P_FILE;
+        return c->item;
     }
     *plen = (size_t)(slash - rest);
-    return strcmp(slash, "/content") == 0 ? P_FILE_CONTENT : P_NONE;
+    for (size_t i = 0; i < sizeof c->sub / sizeof c->sub[0] && c->sub[i].suffix; i++)
+        if (strcmp(slash, c->sub[i].suffix) == 0)
+            return c->sub[i].kind;
+    return P_NONE;
+}
+
+static path_kind classify(const char *path, int metrics, const char **param, size_t *plen)
+{
+    *param = NULL;
+    *plen = 0;
+    if (!strcmp(path, "/healthz"))
+        return P_HEALTHZ;
+    if (!strcmp(path, "/metrics"))
+        return metrics ? P_METRICS : P_NONE;
+    for (size_t i = 0; i < sizeof collections / sizeof collections[0]; i++) {
+        size_t n = strlen(collections[i].prefix);
+        if (strncmp(path, collections[i].prefix, n) == 0) {
+            path_kind k = classify_in(&collections[i], path + n, param, plen);
+            if (k == P_NONE) {
+                *param = NULL;
+                *plen = 0;
+            }
+            return k;
+        }
+    }
+    return P_NONE;
 }
 
 static void add_allow(char *allow, size_t cap, const char *m)

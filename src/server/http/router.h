@@ -26,5 +26,9 @@ extern const route_ops api_files_list;
 extern const route_ops api_files_retrieve;
 extern const route_ops api_files_delete;
 extern const route_ops api_files_content;
+extern const route_ops api_uploads_create;
+extern const route_ops api_uploads_parts;
+extern const route_ops api_uploads_complete;
+extern const route_ops api_uploads_cancel;
 
 #endif

@@ -1,5 +1,6 @@
 /*
- * Metadata store: API keys, organizations with their usage, files, and upload intents.
+ * Metadata store: API keys, organizations with their usage, files, upload intents, and
+ * Uploads (multi-part uploads) with their parts.
  * A versioned table of functions so SQLite (meta_sqlite.c, the embedded default) and, later,
  * PostgreSQL sit behind the same calls and pass the same contract test
  * (tests/unit/server/test_meta_contract.c).
@@ -29,8 +30,8 @@
 
 #include "server/blob/blob.h"
 
-#define META_ID_MAX       64   /* ids (file ids, key ids) incl. NUL */
-#define META_ORG_MAX      64   /* organization ids incl. NUL: [A-Za-z0-9_-]{1,63} */
+#define META_ID_MAX       64 /* ids (file ids, key ids) incl. NUL */
+#define META_ORG_MAX      64 /* organization ids incl. NUL: [A-Za-z0-9_-]{1,63} */
 #define META_PURPOSE_MAX  32
 #define META_FILENAME_MAX 1024 /* bytes of UTF-8, incl. NUL */
 #define META_NAME_MAX     128  /* key names */
@@ -38,12 +39,14 @@
 enum {
     META_OK = 0,
     META_E_NOTFOUND = -1,
-    META_E_QUOTA = -2,    /* the change would push used + reserved past org_max */
-    META_E_BUSY = -3,     /* the database stayed locked past the busy timeout */
-    META_E_IO = -4,       /* any other database failure (disk full, corruption, ...) */
-    META_E_INVALID = -5,  /* malformed argument */
+    META_E_QUOTA = -2,   /* the change would push used + reserved past org_max */
+    META_E_BUSY = -3,    /* the database stayed locked past the busy timeout */
+    META_E_IO = -4,      /* any other database failure (disk full, corruption, ...) */
+    META_E_INVALID = -5, /* malformed argument */
     META_E_NOMEM = -6,
     META_E_CONFLICT = -7, /* a unique id already exists */
+    META_E_STATE = -8,    /* the upload is not pending (completed, cancelled or expired) */
+    META_E_LIMIT = -9,    /* the parts would exceed the upload's declared bytes */
 };
 
 typedef struct meta_file {
@@ -57,6 +60,42 @@ typedef struct meta_file {
     char blob[BLOB_KEY_LEN + 1];
 } meta_file;
 
+/* Upload states; "expired" is also reported for a pending upload whose expires_at has passed
+ * before the sweeper marked it. */
+typedef enum meta_upload_status {
+    META_UPLOAD_PENDING = 0,
+    META_UPLOAD_COMPLETED = 1,
+    META_UPLOAD_CANCELLED = 2,
+    META_UPLOAD_EXPIRED = 3,
+} meta_upload_status;
+
+#define META_MIME_MAX 128 /* mime_type incl. NUL */
+
+/* An Upload (POST /v1/uploads): a file assembled from parts. */
+typedef struct meta_upload {
+    char id[META_ID_MAX];
+    char org[META_ORG_MAX];
+    char filename[META_FILENAME_MAX];
+    char purpose[META_PURPOSE_MAX];
+    char mime_type[META_MIME_MAX];
+    int64_t bytes;                 /* declared total */
+    int64_t expires_after_seconds; /* for the resulting file; 0: not given */
+    int64_t created_at;
+    int64_t expires_at; /* of the upload itself (created_at + 3600) */
+    meta_upload_status status;
+    char file_id[META_ID_MAX]; /* "" until completed */
+} meta_upload;
+
+/* One part of an upload; its blob is durable and counted in the org's usage. */
+typedef struct meta_part {
+    char id[META_ID_MAX];
+    char upload_id[META_ID_MAX];
+    char org[META_ORG_MAX];
+    char blob[BLOB_KEY_LEN + 1];
+    int64_t bytes;
+    int64_t created_at;
+} meta_part;
+
 typedef struct meta_key {
     char id[META_ID_MAX]; /* public key id, e.g. "key_3f2a...", shown by `keys list` */
     char org[META_ORG_MAX];
@@ -69,7 +108,7 @@ typedef struct meta_list_req {
     const char *org;
     const char *purpose; /* NULL: any */
     const char *after;   /* NULL: from the start; else the id of a file of this org */
-    int desc;            /* 1: newest first (created_at DESC, id DESC) */
+    int desc;            /* 1: newest first; ties in created_at by creation order */
     int limit;           /* 1..10000 */
     int64_t now;         /* files with 0 < expires_at <= now are invisible */
 } meta_list_req;
@@ -83,10 +122,11 @@ typedef struct meta_stats {
 typedef int (*meta_file_cb)(const meta_file *f, void *userdata);
 typedef int (*meta_key_cb)(const meta_key *k, void *userdata);
 typedef int (*meta_blob_cb)(const char *blob, void *userdata);
+typedef int (*meta_part_cb)(const meta_part *p, void *userdata);
 
 typedef struct meta_store meta_store;
 
-#define META_OPS_VERSION 1
+#define META_OPS_VERSION 2 /* 2: uploads and parts */
 typedef struct meta_ops {
     unsigned version;
     const char *name;
@@ -121,19 +161,72 @@ typedef struct meta_ops {
     /* --- files --- */
     /* NOTFOUND if no visible (unexpired) file with this id exists in org. */
     int (*file_get)(meta_store *s, const char *org, const char *id, int64_t now, meta_file *out);
-    /* Keyset page: at most req->limit files in (created_at, id) order after req->after.
+    /* Keyset page: at most req->limit files in (created_at, creation order) after req->after.
      * Sets *has_more. NOTFOUND if req->after names no file of the org. */
-    int (*file_list)(meta_store *s, const meta_list_req *req, meta_file_cb cb, void *userdata,
-                     int *has_more);
+    int (*file_list)(
+        meta_store *s, const meta_list_req *req, meta_file_cb cb, void *userdata, int *has_more);
     /* One transaction: deletes the visible file and lowers the org's usage. Fills out (so the
      * caller can remove out->blob). NOTFOUND if absent, expired or of another org. */
-    int (*file_delete)(meta_store *s, const char *org, const char *id, int64_t now,
-                       meta_file *out);
+    int (*file_delete)(meta_store *s, const char *org, const char *id, int64_t now, meta_file *out);
     /* Deletes up to limit files with 0 < expires_at <= now in one transaction, lowering usage,
      * then calls cb with each. Returns the number deleted (>= 0) or META_E_*. */
     int (*expired_take)(meta_store *s, int64_t now, int limit, meta_file_cb cb, void *userdata);
-    /* 1 if a file row or an intent names blob, 0 if none, or META_E_*. */
+    /* 1 if a file row, a part row or an intent names blob, 0 if none, or META_E_*. */
     int (*blob_referenced)(meta_store *s, const char *blob);
+
+    /* --- uploads (since version 2) ---
+     * An upload is pending until completed or cancelled; a pending upload whose expires_at has
+     * passed is expired (reported so at once; the sweeper reclaims its parts). Parts are
+     * committed like files (blob durable first, then part row in / intent out / usage += bytes
+     * in one transaction), so they count against the quota while they exist. */
+    /* Inserts a pending upload (u->status and u->file_id are ignored). CONFLICT on a duplicate
+     * id. The organization is created on first use. */
+    int (*upload_create)(meta_store *s, const meta_upload *u);
+    /* NOTFOUND if org has no upload with this id. A pending upload past expires_at (<= now) is
+     * reported with status EXPIRED. */
+    int (*upload_get)(
+        meta_store *s, const char *org, const char *id, int64_t now, meta_upload *out);
+    /* One transaction: a pending, unexpired upload becomes CANCELLED, its part rows go and
+     * usage -= their bytes; then cb gets each part's blob (to remove). out gets the upload as
+     * it is after the call. NOTFOUND if absent; STATE (out filled, nothing changed) if the
+     * upload is not pending. */
+    int (*upload_cancel)(meta_store *s,
+                         const char *org,
+                         const char *id,
+                         int64_t now,
+                         meta_upload *out,
+                         meta_blob_cb cb,
+                         void *userdata);
+    /* One transaction, like file_commit: checks the quota (used + other reservations +
+     * p->bytes <= org_max, else QUOTA), that the upload p->upload_id of p->org exists
+     * (NOTFOUND), is pending and unexpired at now (STATE) and that its parts' bytes plus
+     * p->bytes do not exceed its declared bytes (LIMIT); then inserts the part row, deletes
+     * the intent named by p->blob (NOTFOUND if gone, INVALID if of another org), and sets
+     * used += p->bytes, releasing the intent's reservation. CONFLICT if the part id exists. */
+    int (*part_commit)(meta_store *s, const meta_part *p, int64_t now, int64_t org_max);
+    /* Calls cb for each part of the upload (oldest first). cb's non-zero stops the walk and
+     * is returned. An unknown upload simply has no parts. */
+    int (*upload_parts)(
+        meta_store *s, const char *org, const char *upload_id, meta_part_cb cb, void *userdata);
+    /* One transaction: the upload (f->org, upload_id) must be pending and unexpired at now
+     * (NOTFOUND / STATE); the file row f is inserted (its blob named by an intent of the same
+     * org, which is deleted; NOTFOUND/INVALID as in file_commit; CONFLICT if f->id exists),
+     * the upload becomes COMPLETED with file_id = f->id, every part row of the upload goes,
+     * and usage changes by f->bytes - (the parts' bytes), the intent's reservation released.
+     * QUOTA if that would leave used + reserved above org_max. After the commit cb gets each
+     * removed part's blob. */
+    int (*upload_complete)(meta_store *s,
+                           const char *upload_id,
+                           const meta_file *f,
+                           int64_t now,
+                           int64_t org_max,
+                           meta_blob_cb cb,
+                           void *userdata);
+    /* Marks up to limit pending uploads with expires_at <= now EXPIRED in one transaction,
+     * deleting their part rows and lowering usage; then cb gets each part blob. Returns the
+     * number of uploads expired (>= 0) or META_E_*. */
+    int (*upload_take_expired)(
+        meta_store *s, int64_t now, int limit, meta_blob_cb cb, void *userdata);
 
     /* --- accounting --- */
     int (*org_usage)(meta_store *s, const char *org, int64_t *used, int64_t *reserved);

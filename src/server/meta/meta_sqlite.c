@@ -24,6 +24,9 @@
 #define BUSY_TIMEOUT_MS 10000
 #define LIST_LIMIT_MAX  10000
 #define EXPIRE_TAKE_MAX 1000
+/* Finished (completed, cancelled, expired) upload rows are kept this long after their
+ * expires_at, so late requests get "already completed" rather than 404, then purged. */
+#define UPLOAD_KEEP_SECONDS (7 * 86400)
 
 /* ---- schema ---- */
 
@@ -49,32 +52,62 @@ static const char *const migrations[] = {
     "  created_at INTEGER NOT NULL,"
     "  expires_at INTEGER," /* NULL: never */
     "  blob TEXT NOT NULL UNIQUE);"
-    "CREATE INDEX files_org_created ON files(org, created_at, id);"
-    "CREATE INDEX files_org_purpose_created ON files(org, purpose, created_at, id);"
+    /* Every index ends with the rowid: pages are ordered by (created_at, rowid), so files
+     * created in the same second list in creation order, as the real service lists them. */
+    "CREATE INDEX files_org_created ON files(org, created_at);"
+    "CREATE INDEX files_org_purpose_created ON files(org, purpose, created_at);"
     "CREATE INDEX files_expires ON files(expires_at) WHERE expires_at IS NOT NULL;"
     "CREATE TABLE intents("
     "  blob TEXT PRIMARY KEY,"
     "  org TEXT NOT NULL REFERENCES orgs(id),"
     "  reserved INTEGER NOT NULL DEFAULT 0 CHECK (reserved >= 0),"
     "  created_at INTEGER NOT NULL);",
+    /* 1 -> 2: Uploads and their parts (docs/uploads.md). */
+    "CREATE TABLE uploads("
+    "  id TEXT PRIMARY KEY,"
+    "  org TEXT NOT NULL REFERENCES orgs(id),"
+    "  filename TEXT NOT NULL,"
+    "  purpose TEXT NOT NULL,"
+    "  bytes INTEGER NOT NULL CHECK (bytes >= 0),"
+    "  mime_type TEXT NOT NULL,"
+    "  expires_after_seconds INTEGER," /* NULL: not given */
+    "  created_at INTEGER NOT NULL,"
+    "  expires_at INTEGER NOT NULL,"
+    "  status TEXT NOT NULL CHECK (status IN ('pending', 'completed', 'cancelled', 'expired')),"
+    "  file_id TEXT);" /* NULL until completed */
+    "CREATE INDEX uploads_status_expires ON uploads(status, expires_at);"
+    "CREATE TABLE parts("
+    "  id TEXT PRIMARY KEY,"
+    "  upload_id TEXT NOT NULL REFERENCES uploads(id),"
+    "  org TEXT NOT NULL REFERENCES orgs(id),"
+    "  blob TEXT NOT NULL UNIQUE,"
+    "  bytes INTEGER NOT NULL CHECK (bytes >= 0),"
+    "  created_at INTEGER NOT NULL);"
+    "CREATE INDEX parts_upload ON parts(upload_id, created_at, id);",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
 /* ---- statements ---- */
 
-#define FILE_COLS   "id, org, purpose, filename, bytes, created_at, coalesce(expires_at, 0), blob"
+#define FILE_COLS "id, org, purpose, filename, bytes, created_at, coalesce(expires_at, 0), blob"
+/* ?3 is now: a pending upload past its expires_at reads as expired. */
+#define UPLOAD_COLS                                                                                \
+    "id, org, filename, purpose, bytes, mime_type, coalesce(expires_after_seconds, 0),"            \
+    " created_at, expires_at,"                                                                     \
+    " CASE WHEN status = 'pending' AND expires_at <= ?3 THEN 'expired' ELSE status END,"           \
+    " coalesce(file_id, '')"
 #define VISIBLE(ph) " AND (expires_at IS NULL OR expires_at > " ph ")"
 
 /* List variants: index = desc * 4 + has_purpose * 2 + has_cursor.
- * ?1 org, ?2 purpose, ?3 cursor created_at, ?4 cursor id, ?5 now, ?6 limit + 1. */
+ * ?1 org, ?2 purpose, ?3 cursor created_at, ?4 cursor rowid, ?5 now, ?6 limit + 1. */
 #define LIST_SQL(purpose, cursor, dir)                                                             \
     "SELECT " FILE_COLS                                                                            \
     " FROM files WHERE org = ?1" purpose cursor VISIBLE("?5") " ORDER BY created_at " dir          \
-                                                              ", id " dir " LIMIT ?6"
+                                                              ", rowid " dir " LIMIT ?6"
 #define P_ANY ""
 #define P_EQ  " AND purpose = ?2"
-#define C_GT  " AND (created_at, id) > (?3, ?4)"
-#define C_LT  " AND (created_at, id) < (?3, ?4)"
+#define C_GT  " AND (created_at, rowid) > (?3, ?4)"
+#define C_LT  " AND (created_at, rowid) < (?3, ?4)"
 
 enum {
     ST_BEGIN,
@@ -102,6 +135,16 @@ enum {
     ST_FILE_EXPIRED,
     ST_BLOB_REF,
     ST_STATS,
+    ST_UPLOAD_INSERT,
+    ST_UPLOAD_GET,
+    ST_UPLOAD_SET,
+    ST_UPLOAD_EXPIRED,
+    ST_UPLOAD_PURGE,
+    ST_PART_INSERT,
+    ST_PART_SUM,
+    ST_PART_LIST,
+    ST_PART_BLOBS,
+    ST_PART_DEL,
     ST_LIST, /* 8 variants follow */
     ST_COUNT = ST_LIST + 8,
 };
@@ -134,12 +177,30 @@ static const char *const sql_text[ST_COUNT] = {
                        " expires_at, blob) VALUES (?1, ?2, ?3, ?4, ?5, ?6, nullif(?7, 0), ?8)",
     [ST_FILE_GET] = "SELECT " FILE_COLS " FROM files WHERE id = ?1 AND org = ?2" VISIBLE("?3"),
     [ST_FILE_DEL] = "DELETE FROM files WHERE id = ?1",
-    [ST_FILE_CURSOR] = "SELECT created_at, id FROM files WHERE id = ?2 AND org = ?1",
+    [ST_FILE_CURSOR] = "SELECT created_at, rowid FROM files WHERE id = ?2 AND org = ?1",
     [ST_FILE_EXPIRED] = "SELECT " FILE_COLS " FROM files WHERE expires_at <= ?1"
                         " ORDER BY expires_at LIMIT ?2",
     [ST_BLOB_REF] = "SELECT EXISTS (SELECT 1 FROM files WHERE blob = ?1)"
-                    " OR EXISTS (SELECT 1 FROM intents WHERE blob = ?1)",
+                    " OR EXISTS (SELECT 1 FROM intents WHERE blob = ?1)"
+                    " OR EXISTS (SELECT 1 FROM parts WHERE blob = ?1)",
     [ST_STATS] = "SELECT count(*), coalesce(sum(bytes), 0) FROM files",
+    [ST_UPLOAD_INSERT] = "INSERT INTO uploads(id, org, filename, purpose, bytes, mime_type,"
+                         " expires_after_seconds, created_at, expires_at, status)"
+                         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, nullif(?7, 0), ?8, ?9, 'pending')",
+    [ST_UPLOAD_GET] = "SELECT " UPLOAD_COLS " FROM uploads WHERE id = ?1 AND org = ?2",
+    [ST_UPLOAD_SET] = "UPDATE uploads SET status = ?2, file_id = ?3 WHERE id = ?1",
+    [ST_UPLOAD_EXPIRED] =
+        "SELECT id, org FROM uploads WHERE status = 'pending' AND expires_at <= ?1"
+        " ORDER BY expires_at LIMIT ?2",
+    [ST_UPLOAD_PURGE] = "DELETE FROM uploads WHERE status IN ('completed', 'cancelled', 'expired')"
+                        " AND expires_at <= ?1",
+    [ST_PART_INSERT] = "INSERT INTO parts(id, upload_id, org, blob, bytes, created_at)"
+                       " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    [ST_PART_SUM] = "SELECT count(*), coalesce(sum(bytes), 0) FROM parts WHERE upload_id = ?1",
+    [ST_PART_LIST] = "SELECT id, upload_id, org, blob, bytes, created_at FROM parts"
+                     " WHERE upload_id = ?1 AND org = ?2 ORDER BY created_at, id",
+    [ST_PART_BLOBS] = "SELECT blob, bytes FROM parts WHERE upload_id = ?1",
+    [ST_PART_DEL] = "DELETE FROM parts WHERE upload_id = ?1",
     [ST_LIST + 0] = LIST_SQL(P_ANY, "", "ASC"),
     [ST_LIST + 1] = LIST_SQL(P_ANY, C_GT, "ASC"),
     [ST_LIST + 2] = LIST_SQL(P_EQ, "", "ASC"),
@@ -784,6 +845,20 @@ typedef struct key_vec {
     size_t n, cap;
 } key_vec;
 
+static int key_vec_push(key_vec *kv, const char *key)
+{
+    if (kv->n == kv->cap) {
+        size_t cap = kv->cap ? kv->cap * 2 : 64;
+        void *p = realloc(kv->v, cap * sizeof *kv->v);
+        if (!p)
+            return META_E_NOMEM;
+        kv->v = p;
+        kv->cap = cap;
+    }
+    (void)snprintf(kv->v[kv->n++], sizeof kv->v[0], "%s", key);
+    return META_OK;
+}
+
 static int intents_collect(sq_conn *c, key_vec *kv)
 {
     sqlite3_stmt *st;
@@ -792,17 +867,10 @@ static int intents_collect(sq_conn *c, key_vec *kv)
     if (rc != META_OK)
         return rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (kv->n == kv->cap) {
-            size_t cap = kv->cap ? kv->cap * 2 : 64;
-            void *p = realloc(kv->v, cap * sizeof *kv->v);
-            if (!p) {
-                sqlite3_reset(st);
-                return META_E_NOMEM;
-            }
-            kv->v = p;
-            kv->cap = cap;
+        if (key_vec_push(kv, (const char *)sqlite3_column_text(st, 0)) != META_OK) {
+            sqlite3_reset(st);
+            return META_E_NOMEM;
         }
-        col_copy(st, 0, kv->v[kv->n++], sizeof kv->v[0]);
     }
     sqlite3_reset(st);
     return map_rc(rc);
@@ -868,7 +936,7 @@ static int sq_file_get(meta_store *ms, const char *org, const char *id, int64_t 
     return rc != META_OK ? rc : file_fetch(c, org, id, now, out);
 }
 
-/* Resolves the cursor to its (created_at, id) and binds them as ?3, ?4. Expired files still
+/* Resolves the cursor to its (created_at, rowid) and binds them as ?3, ?4. Expired files still
  * work as cursors, so a client paging while a file expires is not cut off. */
 static int cursor_bind(sq_conn *c, const meta_list_req *req, sqlite3_stmt *list)
 {
@@ -882,10 +950,8 @@ static int cursor_bind(sq_conn *c, const meta_list_req *req, sqlite3_stmt *list)
         return bind_err(c, st);
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
-        /* SQLITE_TRANSIENT: the id text belongs to st, which is reset below. */
         rc = sqlite3_bind_int64(list, 3, sqlite3_column_int64(st, 0)) |
-             sqlite3_bind_text(list, 4, (const char *)sqlite3_column_text(st, 1), -1,
-                               SQLITE_TRANSIENT);
+             sqlite3_bind_int64(list, 4, sqlite3_column_int64(st, 1));
         rc = rc == SQLITE_OK ? META_OK : err_rc(sqlite3_errcode(c->db));
     } else {
         rc = rc == SQLITE_DONE ? META_E_NOTFOUND : err_rc(rc);
@@ -1036,6 +1102,422 @@ static int sq_blob_referenced(meta_store *ms, const char *blob)
     return rc != META_OK ? rc : yes != 0;
 }
 
+/* ---- uploads ---- */
+
+static const char *const upload_status_names[] = {"pending", "completed", "cancelled", "expired"};
+
+static meta_upload_status upload_status_of(const char *s)
+{
+    for (int i = 0; i < 4; i++)
+        if (strcmp(s, upload_status_names[i]) == 0)
+            return (meta_upload_status)i;
+    return META_UPLOAD_EXPIRED; /* the CHECK constraint admits nothing else */
+}
+
+static int upload_ok(const meta_upload *u)
+{
+    return u && str_ok(u->id, META_ID_MAX) && org_ok(u->org) &&
+           str_ok(u->filename, META_FILENAME_MAX) && str_ok(u->purpose, META_PURPOSE_MAX) &&
+           strnlen(u->mime_type, META_MIME_MAX) < META_MIME_MAX && u->bytes >= 0 &&
+           u->expires_after_seconds >= 0 && u->created_at >= 0 && u->expires_at >= 0;
+}
+
+static int part_ok(const meta_part *p)
+{
+    return p && str_ok(p->id, META_ID_MAX) && str_ok(p->upload_id, META_ID_MAX) && org_ok(p->org) &&
+           blob_key_valid(p->blob) && p->bytes >= 0 && p->created_at >= 0;
+}
+
+static int upload_fetch(sq_conn *c, const char *org, const char *id, int64_t now, meta_upload *out)
+{
+    sqlite3_stmt *st;
+    char status[16];
+    int rc = stmt(c, ST_UPLOAD_GET, &st);
+
+    if (rc != META_OK)
+        return rc;
+    if ((sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC) |
+         sqlite3_bind_text(st, 2, org, -1, SQLITE_STATIC) | sqlite3_bind_int64(st, 3, now)) !=
+        SQLITE_OK)
+        return bind_err(c, st);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        col_copy(st, 0, out->id, sizeof out->id);
+        col_copy(st, 1, out->org, sizeof out->org);
+        col_copy(st, 2, out->filename, sizeof out->filename);
+        col_copy(st, 3, out->purpose, sizeof out->purpose);
+        out->bytes = sqlite3_column_int64(st, 4);
+        col_copy(st, 5, out->mime_type, sizeof out->mime_type);
+        out->expires_after_seconds = sqlite3_column_int64(st, 6);
+        out->created_at = sqlite3_column_int64(st, 7);
+        out->expires_at = sqlite3_column_int64(st, 8);
+        col_copy(st, 9, status, sizeof status);
+        out->status = upload_status_of(status);
+        col_copy(st, 10, out->file_id, sizeof out->file_id);
+        rc = META_OK;
+    } else {
+        rc = rc == SQLITE_DONE ? META_E_NOTFOUND : err_rc(rc);
+    }
+    sqlite3_reset(st);
+    return rc;
+}
+
+static int upload_set(sq_conn *c, const char *id, meta_upload_status status, const char *file_id)
+{
+    sqlite3_stmt *st;
+    int rc = stmt(c, ST_UPLOAD_SET, &st);
+
+    if (rc != META_OK)
+        return rc;
+    if ((sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC) |
+         sqlite3_bind_text(st, 2, upload_status_names[status], -1, SQLITE_STATIC) |
+         (file_id ? sqlite3_bind_text(st, 3, file_id, -1, SQLITE_STATIC)
+                  : sqlite3_bind_null(st, 3))) != SQLITE_OK)
+        return bind_err(c, st);
+    return run(st);
+}
+
+/* Inside a transaction: collects the blobs of an upload's parts into kv, deletes the part
+ * rows and lowers org's usage by their bytes (returned in *sum). */
+static int parts_release(
+    sq_conn *c, const char *upload_id, const char *org, key_vec *kv, int64_t *sum)
+{
+    sqlite3_stmt *st;
+    int rc = stmt(c, ST_PART_BLOBS, &st);
+
+    *sum = 0;
+    if (rc != META_OK)
+        return rc;
+    if (sqlite3_bind_text(st, 1, upload_id, -1, SQLITE_STATIC) != SQLITE_OK)
+        return bind_err(c, st);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        *sum += sqlite3_column_int64(st, 1);
+        if (key_vec_push(kv, (const char *)sqlite3_column_text(st, 0)) != META_OK) {
+            sqlite3_reset(st);
+            return META_E_NOMEM;
+        }
+    }
+    sqlite3_reset(st);
+    rc = map_rc(rc);
+    if (rc == META_OK)
+        rc = text_stmt(c, ST_PART_DEL, upload_id, 0);
+    if (rc == META_OK && *sum)
+        rc = org_add(c, org, -*sum, 0);
+    return rc;
+}
+
+/* After the commit: hand the released blobs to the caller. */
+static void blobs_notify(key_vec *kv, meta_blob_cb cb, void *userdata)
+{
+    for (size_t i = 0; cb && i < kv->n; i++)
+        if (cb(kv->v[i], userdata) != 0)
+            break;
+    free(kv->v);
+    kv->v = NULL;
+    kv->n = kv->cap = 0;
+}
+
+static int sq_upload_create(meta_store *ms, const meta_upload *u)
+{
+    sq_conn *c;
+    sqlite3_stmt *st;
+    int rc;
+
+    if (!upload_ok(u))
+        return META_E_INVALID;
+    rc = conn_get((sq_store *)ms, &c);
+    if (rc == META_OK)
+        rc = tx_begin(c);
+    if (rc != META_OK)
+        return rc;
+    rc = org_ensure(c, u->org);
+    if (rc == META_OK)
+        rc = stmt(c, ST_UPLOAD_INSERT, &st);
+    if (rc == META_OK) {
+        if ((sqlite3_bind_text(st, 1, u->id, -1, SQLITE_STATIC) |
+             sqlite3_bind_text(st, 2, u->org, -1, SQLITE_STATIC) |
+             sqlite3_bind_text(st, 3, u->filename, -1, SQLITE_STATIC) |
+             sqlite3_bind_text(st, 4, u->purpose, -1, SQLITE_STATIC) |
+             sqlite3_bind_int64(st, 5, u->bytes) |
+             sqlite3_bind_text(st, 6, u->mime_type, -1, SQLITE_STATIC) |
+             sqlite3_bind_int64(st, 7, u->expires_after_seconds) |
+             sqlite3_bind_int64(st, 8, u->created_at) | sqlite3_bind_int64(st, 9, u->expires_at)) !=
+            SQLITE_OK)
+            rc = bind_err(c, st);
+        else
+            rc = run(st);
+    }
+    return tx_end(c, rc);
+}
+
+static int sq_upload_get(
+    meta_store *ms, const char *org, const char *id, int64_t now, meta_upload *out)
+{
+    sq_conn *c;
+    int rc;
+
+    if (!org_ok(org) || !str_ok(id, META_ID_MAX) || !out)
+        return META_E_INVALID;
+    rc = conn_get((sq_store *)ms, &c);
+    return rc != META_OK ? rc : upload_fetch(c, org, id, now, out);
+}
+
+static int sq_upload_cancel(meta_store *ms,
+                            const char *org,
+                            const char *id,
+                            int64_t now,
+                            meta_upload *out,
+                            meta_blob_cb cb,
+                            void *userdata)
+{
+    key_vec kv = {NULL, 0, 0};
+    sq_conn *c;
+    int64_t sum = 0;
+    int rc;
+
+    if (!org_ok(org) || !str_ok(id, META_ID_MAX) || !out)
+        return META_E_INVALID;
+    rc = conn_get((sq_store *)ms, &c);
+    if (rc == META_OK)
+        rc = tx_begin(c);
+    if (rc != META_OK)
+        return rc;
+    rc = upload_fetch(c, org, id, now, out);
+    if (rc == META_OK && out->status != META_UPLOAD_PENDING)
+        rc = META_E_STATE;
+    if (rc == META_OK)
+        rc = parts_release(c, id, org, &kv, &sum);
+    if (rc == META_OK)
+        rc = upload_set(c, id, META_UPLOAD_CANCELLED, NULL);
+    rc = tx_end(c, rc);
+    if (rc == META_OK)
+        out->status = META_UPLOAD_CANCELLED;
+    else
+        kv.n = 0; /* rolled back: the parts are still there */
+    blobs_notify(&kv, cb, userdata);
+    return rc;
+}
+
+static int part_insert(sq_conn *c, const meta_part *p)
+{
+    sqlite3_stmt *st;
+    int rc = stmt(c, ST_PART_INSERT, &st);
+
+    if (rc != META_OK)
+        return rc;
+    if ((sqlite3_bind_text(st, 1, p->id, -1, SQLITE_STATIC) |
+         sqlite3_bind_text(st, 2, p->upload_id, -1, SQLITE_STATIC) |
+         sqlite3_bind_text(st, 3, p->org, -1, SQLITE_STATIC) |
+         sqlite3_bind_text(st, 4, p->blob, -1, SQLITE_STATIC) |
+         sqlite3_bind_int64(st, 5, p->bytes) | sqlite3_bind_int64(st, 6, p->created_at)) !=
+        SQLITE_OK)
+        return bind_err(c, st);
+    return run(st);
+}
+
+static int parts_sum(sq_conn *c, const char *upload_id, int64_t *count, int64_t *sum)
+{
+    sqlite3_stmt *st;
+    int rc = stmt(c, ST_PART_SUM, &st);
+
+    if (rc != META_OK)
+        return rc;
+    if (sqlite3_bind_text(st, 1, upload_id, -1, SQLITE_STATIC) != SQLITE_OK)
+        return bind_err(c, st);
+    return query_i64(st, count, sum);
+}
+
+static int sq_part_commit(meta_store *ms, const meta_part *p, int64_t now, int64_t org_max)
+{
+    sq_conn *c;
+    intent_row ir;
+    meta_upload u;
+    int64_t n = 0, sum = 0;
+    int rc;
+
+    if (!part_ok(p) || org_max < 0)
+        return META_E_INVALID;
+    rc = conn_get((sq_store *)ms, &c);
+    if (rc == META_OK)
+        rc = tx_begin(c);
+    if (rc != META_OK)
+        return rc;
+    rc = upload_fetch(c, p->org, p->upload_id, now, &u);
+    if (rc == META_OK && u.status != META_UPLOAD_PENDING)
+        rc = META_E_STATE;
+    if (rc == META_OK)
+        rc = parts_sum(c, p->upload_id, &n, &sum);
+    if (rc == META_OK && p->bytes > u.bytes - sum)
+        rc = META_E_LIMIT;
+    if (rc == META_OK)
+        rc = intent_get(c, p->blob, &ir);
+    if (rc == META_OK && strcmp(ir.org, p->org) != 0)
+        rc = META_E_INVALID;
+    if (rc == META_OK && !fits(ir.org_used, ir.org_reserved - ir.reserved, p->bytes, org_max))
+        rc = META_E_QUOTA;
+    if (rc == META_OK)
+        rc = part_insert(c, p);
+    if (rc == META_OK)
+        rc = text_stmt(c, ST_INTENT_DEL, p->blob, 0);
+    if (rc == META_OK)
+        rc = org_add(c, p->org, p->bytes, -ir.reserved);
+    return tx_end(c, rc);
+}
+
+static int sq_upload_parts(
+    meta_store *ms, const char *org, const char *upload_id, meta_part_cb cb, void *userdata)
+{
+    sq_conn *c;
+    sqlite3_stmt *st;
+    meta_part p;
+    int rc;
+
+    if (!org_ok(org) || !str_ok(upload_id, META_ID_MAX) || !cb)
+        return META_E_INVALID;
+    rc = prep(ms, ST_PART_LIST, &c, &st);
+    if (rc != META_OK)
+        return rc;
+    if ((sqlite3_bind_text(st, 1, upload_id, -1, SQLITE_STATIC) |
+         sqlite3_bind_text(st, 2, org, -1, SQLITE_STATIC)) != SQLITE_OK)
+        return bind_err(c, st);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        col_copy(st, 0, p.id, sizeof p.id);
+        col_copy(st, 1, p.upload_id, sizeof p.upload_id);
+        col_copy(st, 2, p.org, sizeof p.org);
+        col_copy(st, 3, p.blob, sizeof p.blob);
+        p.bytes = sqlite3_column_int64(st, 4);
+        p.created_at = sqlite3_column_int64(st, 5);
+        int stop = cb(&p, userdata);
+        if (stop != 0) {
+            sqlite3_reset(st);
+            return stop;
+        }
+    }
+    sqlite3_reset(st);
+    return map_rc(rc);
+}
+
+static int sq_upload_complete(meta_store *ms,
+                              const char *upload_id,
+                              const meta_file *f,
+                              int64_t now,
+                              int64_t org_max,
+                              meta_blob_cb cb,
+                              void *userdata)
+{
+    key_vec kv = {NULL, 0, 0};
+    sq_conn *c;
+    intent_row ir;
+    meta_upload u;
+    int64_t sum = 0;
+    int rc;
+
+    if (!file_ok(f) || !str_ok(upload_id, META_ID_MAX) || org_max < 0)
+        return META_E_INVALID;
+    rc = conn_get((sq_store *)ms, &c);
+    if (rc == META_OK)
+        rc = tx_begin(c);
+    if (rc != META_OK)
+        return rc;
+    rc = upload_fetch(c, f->org, upload_id, now, &u);
+    if (rc == META_OK && u.status != META_UPLOAD_PENDING)
+        rc = META_E_STATE;
+    if (rc == META_OK)
+        rc = intent_get(c, f->blob, &ir);
+    if (rc == META_OK && strcmp(ir.org, f->org) != 0)
+        rc = META_E_INVALID;
+    if (rc == META_OK)
+        rc = parts_release(c, upload_id, f->org, &kv, &sum);
+    /* The parts' bytes leave usage as the file's come in; other reservations still count. */
+    if (rc == META_OK && !fits(ir.org_used - sum, ir.org_reserved - ir.reserved, f->bytes, org_max))
+        rc = META_E_QUOTA;
+    if (rc == META_OK)
+        rc = file_insert(c, f);
+    if (rc == META_OK)
+        rc = text_stmt(c, ST_INTENT_DEL, f->blob, 0);
+    if (rc == META_OK)
+        rc = org_add(c, f->org, f->bytes, -ir.reserved);
+    if (rc == META_OK)
+        rc = upload_set(c, upload_id, META_UPLOAD_COMPLETED, f->id);
+    rc = tx_end(c, rc);
+    if (rc != META_OK)
+        kv.n = 0;
+    blobs_notify(&kv, cb, userdata);
+    return rc;
+}
+
+typedef struct upload_ref {
+    char id[META_ID_MAX];
+    char org[META_ORG_MAX];
+} upload_ref;
+
+static int expired_uploads_collect(sq_conn *c, int64_t now, int limit, upload_ref *v, int *n)
+{
+    sqlite3_stmt *st;
+    int rc = stmt(c, ST_UPLOAD_EXPIRED, &st);
+
+    *n = 0;
+    if (rc != META_OK)
+        return rc;
+    if ((sqlite3_bind_int64(st, 1, now) | sqlite3_bind_int(st, 2, limit)) != SQLITE_OK)
+        return bind_err(c, st);
+    while (*n < limit && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        col_copy(st, 0, v[*n].id, sizeof v[0].id);
+        col_copy(st, 1, v[*n].org, sizeof v[0].org);
+        (*n)++;
+    }
+    sqlite3_reset(st);
+    return *n == limit ? META_OK : map_rc(rc);
+}
+
+static int uploads_purge(sq_conn *c, int64_t before)
+{
+    sqlite3_stmt *st;
+    int rc = stmt(c, ST_UPLOAD_PURGE, &st);
+
+    if (rc != META_OK)
+        return rc;
+    if (sqlite3_bind_int64(st, 1, before) != SQLITE_OK)
+        return bind_err(c, st);
+    return run(st);
+}
+
+static int sq_upload_take_expired(
+    meta_store *ms, int64_t now, int limit, meta_blob_cb cb, void *userdata)
+{
+    key_vec blobs = {NULL, 0, 0};
+    upload_ref *v;
+    sq_conn *c;
+    int rc, n = 0;
+
+    if (!cb || limit < 1 || limit > EXPIRE_TAKE_MAX || now < 0)
+        return META_E_INVALID;
+    v = malloc((size_t)limit * sizeof *v);
+    if (!v)
+        return META_E_NOMEM;
+    rc = conn_get((sq_store *)ms, &c);
+    if (rc == META_OK)
+        rc = tx_begin(c);
+    if (rc != META_OK)
+        goto out;
+    rc = expired_uploads_collect(c, now, limit, v, &n);
+    for (int i = 0; rc == META_OK && i < n; i++) {
+        int64_t sum;
+        rc = parts_release(c, v[i].id, v[i].org, &blobs, &sum);
+        if (rc == META_OK)
+            rc = upload_set(c, v[i].id, META_UPLOAD_EXPIRED, NULL);
+    }
+    if (rc == META_OK && now > UPLOAD_KEEP_SECONDS)
+        rc = uploads_purge(c, now - UPLOAD_KEEP_SECONDS);
+    rc = tx_end(c, rc);
+    if (rc != META_OK)
+        blobs.n = 0;
+    blobs_notify(&blobs, cb, userdata);
+out:
+    free(v);
+    return rc == META_OK ? n : rc;
+}
+
 /* ---- accounting ---- */
 
 /* An organization never seen has no usage: 0, 0. */
@@ -1172,6 +1654,13 @@ static const meta_ops sq_ops = {
     .file_delete = sq_file_delete,
     .expired_take = sq_expired_take,
     .blob_referenced = sq_blob_referenced,
+    .upload_create = sq_upload_create,
+    .upload_get = sq_upload_get,
+    .upload_cancel = sq_upload_cancel,
+    .part_commit = sq_part_commit,
+    .upload_parts = sq_upload_parts,
+    .upload_complete = sq_upload_complete,
+    .upload_take_expired = sq_upload_take_expired,
     .org_usage = sq_org_usage,
     .stats = sq_stats,
     .free = sq_free,

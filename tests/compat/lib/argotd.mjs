@@ -6,6 +6,7 @@
 //   srv.keys['org-a']  -> an API key of that org
 //   await srv.restart({ flags: ['--clock-offset', '7200'] });  // same data dir
 //   await srv.close();  // SIGTERM, SIGKILL after a timeout, removes the temp dir
+//   await srv.kill();   // SIGKILL (a crash);  await srv.fsck({repair}) -> {code, problems}
 //
 // Every instance is also killed and its temp dir removed when the test process exits, however
 // it exits (test failure, uncaught exception, SIGINT/SIGTERM), so no argotd is left behind.
@@ -304,6 +305,59 @@ export class Argotd {
     const rec = await this.stop();
     await this.start({ flags });
     return rec;
+  }
+
+  /** SIGKILL now (a crash); resolves {code, signal} once the process is gone. */
+  async kill() {
+    const proc = this.proc;
+    if (!proc) return null;
+    if (proc.exitCode === null && proc.signalCode === null) {
+      try {
+        process.kill(proc.pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+    const { code, signal } = await proc.exitPromise;
+    const rec = { code, signal, killed: true };
+    this.exits.push(rec);
+    this.proc = null;
+    return rec;
+  }
+
+  /**
+   * `argotd fsck --data DIR [--repair]` (the server must be stopped). Resolves
+   * {code, stdout, stderr, problems: [{kind, line, ...key=value fields}]}; never rejects on
+   * exit status 1 (problems found).
+   */
+  async fsck({ repair = false } = {}) {
+    const args = ['fsck', '--data', this.dataDir, ...(repair ? ['--repair'] : [])];
+    return new Promise((res, rej) => {
+      execFile(this.bin, args, { timeout: 60000, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+        const code = err ? err.code : 0;
+        if (err && typeof code !== 'number') return rej(err);
+        const problems = stdout
+          .split('\n')
+          .filter(Boolean)
+          .map((line) => {
+            const [kind, ...kv] = line.split(' ');
+            const p = { kind, line };
+            for (const w of kv) {
+              const i = w.indexOf('=');
+              if (i > 0) p[w.slice(0, i)] = w.slice(i + 1);
+            }
+            return p;
+          });
+        res({ code, stdout, stderr, problems });
+      });
+    });
+  }
+
+  /** The first sanitizer report (ASan, UBSan, LSan, TSan) in argotd's recent output, or null. */
+  sanitizerReport() {
+    const log = this.logs();
+    const m = log.match(/(WARNING: ThreadSanitizer|ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:)[\s\S]{0,4000}/);
+    return m ? m[0] : null;
   }
 
   /** Stops the process and removes the temp dir. Safe to call twice. */

@@ -397,6 +397,15 @@ static void test_org_isolation(void **state)
     assert_int_equal(s->ops->file_get(s, "org-a", "file-a", NOW, &out), META_OK);
 }
 
+#define NPAGED 250
+
+/* test_pagination names the i-th file created "file-<(i * 97) % NPAGED>"; 183 is the inverse
+ * of 97 modulo 250, so this gives i back. */
+static int creation_seq(const char *id)
+{
+    return (atoi(id + 5) * 183) % NPAGED;
+}
+
 typedef struct page {
     meta_file last;
     int n;
@@ -409,10 +418,10 @@ typedef struct page {
 static int page_cb(const meta_file *f, void *userdata)
 {
     page *p = userdata;
-    if (p->n > 0 || p->nseen > 0) { /* strictly ordered by (created_at, id) */
+    if (p->n > 0 || p->nseen > 0) { /* strictly ordered by (created_at, creation order) */
         int cmp = f->created_at != p->last.created_at
                       ? (f->created_at < p->last.created_at ? -1 : 1)
-                      : strcmp(f->id, p->last.id);
+                      : creation_seq(f->id) - creation_seq(p->last.id);
         assert_true(p->desc ? cmp < 0 : cmp > 0);
     }
     if (p->purpose)
@@ -461,8 +470,6 @@ static void assert_unique(char (*seen)[META_ID_MAX], int n)
     for (int i = 1; i < n; i++)
         assert_true(strcmp(seen[i - 1], seen[i]) != 0);
 }
-
-#define NPAGED 250
 
 static void test_pagination(void **state)
 {
@@ -583,6 +590,291 @@ static void test_blob_referenced(void **state)
     assert_int_equal(s->ops->blob_referenced(s, f.blob), 1);
     assert_int_equal(s->ops->file_delete(s, "org", "file-r", NOW, &out), META_OK);
     assert_int_equal(s->ops->blob_referenced(s, f.blob), 0);
+}
+
+/* ---- uploads and parts ---- */
+
+static void upload_make(meta_upload *u, const char *org, const char *id, int64_t bytes)
+{
+    memset(u, 0, sizeof *u);
+    (void)snprintf(u->id, sizeof u->id, "%s", id);
+    (void)snprintf(u->org, sizeof u->org, "%s", org);
+    (void)snprintf(u->filename, sizeof u->filename, "%s.jsonl", id);
+    (void)snprintf(u->purpose, sizeof u->purpose, "fine-tune");
+    (void)snprintf(u->mime_type, sizeof u->mime_type, "text/jsonl");
+    u->bytes = bytes;
+    u->created_at = NOW;
+    u->expires_at = NOW + 3600;
+}
+
+/* A part the way the server adds one: intent, reservation, durable blob, part_commit. */
+static int part_add(meta_store *s,
+                    meta_part *p,
+                    const char *org,
+                    const char *upload_id,
+                    const char *id,
+                    int64_t bytes,
+                    int64_t org_max)
+{
+    memset(p, 0, sizeof *p);
+    (void)snprintf(p->id, sizeof p->id, "%s", id);
+    (void)snprintf(p->upload_id, sizeof p->upload_id, "%s", upload_id);
+    (void)snprintf(p->org, sizeof p->org, "%s", org);
+    assert_int_equal(blob_key_new(p->blob), BLOB_OK);
+    p->bytes = bytes;
+    p->created_at = NOW + 1;
+    assert_int_equal(s->ops->intent_open(s, org, p->blob, NOW), META_OK);
+    int rc = bytes > 0 ? s->ops->intent_reserve(s, p->blob, bytes, org_max) : META_OK;
+    if (rc == META_OK)
+        rc = s->ops->part_commit(s, p, NOW + 1, org_max);
+    if (rc != META_OK)
+        assert_int_equal(s->ops->intent_drop(s, p->blob), META_OK);
+    return rc;
+}
+
+typedef struct part_list {
+    meta_part v[16];
+    int n;
+} part_list;
+
+static int collect_part_cb(const meta_part *p, void *userdata)
+{
+    part_list *l = userdata;
+    assert_true(l->n < 16);
+    l->v[l->n++] = *p;
+    return 0;
+}
+
+static void test_upload_create_get(void **state)
+{
+    meta_store *s = ((fx *)*state)->s;
+    meta_upload u, got;
+
+    upload_make(&u, "org", "upload_1", 10);
+    u.expires_after_seconds = 7200;
+    assert_int_equal(s->ops->upload_create(s, &u), META_OK);
+    assert_int_equal(s->ops->upload_create(s, &u), META_E_CONFLICT);
+    assert_int_equal(s->ops->upload_get(s, "org", "upload_1", NOW, &got), META_OK);
+    assert_string_equal(got.id, "upload_1");
+    assert_string_equal(got.org, "org");
+    assert_string_equal(got.filename, "upload_1.jsonl");
+    assert_string_equal(got.purpose, "fine-tune");
+    assert_string_equal(got.mime_type, "text/jsonl");
+    assert_int_equal(got.bytes, 10);
+    assert_int_equal(got.expires_after_seconds, 7200);
+    assert_int_equal(got.created_at, NOW);
+    assert_int_equal(got.expires_at, NOW + 3600);
+    assert_int_equal(got.status, META_UPLOAD_PENDING);
+    assert_string_equal(got.file_id, "");
+    /* past expires_at it reads as expired, before any sweep */
+    assert_int_equal(s->ops->upload_get(s, "org", "upload_1", NOW + 3600, &got), META_OK);
+    assert_int_equal(got.status, META_UPLOAD_EXPIRED);
+    assert_int_equal(s->ops->upload_get(s, "other", "upload_1", NOW, &got), META_E_NOTFOUND);
+    assert_int_equal(s->ops->upload_get(s, "org", "upload_2", NOW, &got), META_E_NOTFOUND);
+    upload_make(&u, "bad org", "upload_3", 1);
+    assert_int_equal(s->ops->upload_create(s, &u), META_E_INVALID);
+    upload_make(&u, "org", "upload_3", -1);
+    assert_int_equal(s->ops->upload_create(s, &u), META_E_INVALID);
+    usage_is(s, "org", 0, 0);
+}
+
+static void test_part_commit(void **state)
+{
+    meta_store *s = ((fx *)*state)->s;
+    meta_upload u;
+    meta_part p, q;
+    part_list l = {.n = 0};
+
+    upload_make(&u, "org", "upload_p", 100);
+    assert_int_equal(s->ops->upload_create(s, &u), META_OK);
+    assert_int_equal(part_add(s, &p, "org", "upload_p", "part_1", 60, 1000), META_OK);
+    usage_is(s, "org", 60, 0); /* parts count against the quota */
+    assert_int_equal(s->ops->blob_referenced(s, p.blob), 1);
+    /* over the declared total */
+    assert_int_equal(part_add(s, &q, "org", "upload_p", "part_2", 41, 1000), META_E_LIMIT);
+    usage_is(s, "org", 60, 0);
+    /* over the quota */
+    assert_int_equal(part_add(s, &q, "org", "upload_p", "part_2", 40, 90), META_E_QUOTA);
+    /* same part id */
+    assert_int_equal(part_add(s, &q, "org", "upload_p", "part_1", 10, 1000), META_E_CONFLICT);
+    /* unknown upload, upload of another org */
+    assert_int_equal(part_add(s, &q, "org", "upload_x", "part_3", 10, 1000), META_E_NOTFOUND);
+    assert_int_equal(part_add(s, &q, "org2", "upload_p", "part_3", 10, 1000), META_E_NOTFOUND);
+    /* no intent */
+    q = p;
+    (void)snprintf(q.id, sizeof q.id, "part_4");
+    q.bytes = 40;
+    assert_int_equal(blob_key_new(q.blob), BLOB_OK);
+    assert_int_equal(s->ops->part_commit(s, &q, NOW, 1000), META_E_NOTFOUND);
+    /* expired by the clock */
+    assert_int_equal(s->ops->intent_open(s, "org", q.blob, NOW), META_OK);
+    assert_int_equal(s->ops->part_commit(s, &q, NOW + 3600, 1000), META_E_STATE);
+    assert_int_equal(s->ops->part_commit(s, &q, NOW + 10, 1000), META_OK);
+    usage_is(s, "org", 100, 0);
+    assert_int_equal(s->ops->upload_parts(s, "org", "upload_p", collect_part_cb, &l), META_OK);
+    assert_int_equal(l.n, 2);
+    assert_string_equal(l.v[0].id, "part_1");
+    assert_string_equal(l.v[0].blob, p.blob);
+    assert_int_equal(l.v[0].bytes, 60);
+    assert_string_equal(l.v[1].id, "part_4");
+    l.n = 0;
+    assert_int_equal(s->ops->upload_parts(s, "org2", "upload_p", collect_part_cb, &l), META_OK);
+    assert_int_equal(l.n, 0);
+}
+
+static void test_upload_complete(void **state)
+{
+    meta_store *s = ((fx *)*state)->s;
+    meta_upload u, got;
+    meta_part p1, p2, p3;
+    meta_file f, out;
+    blob_set removed = {.n = 0};
+
+    upload_make(&u, "org", "upload_c", 30);
+    assert_int_equal(s->ops->upload_create(s, &u), META_OK);
+    assert_int_equal(part_add(s, &p1, "org", "upload_c", "part_a", 10, 1000), META_OK);
+    assert_int_equal(part_add(s, &p2, "org", "upload_c", "part_b", 20, 1000), META_OK);
+    usage_is(s, "org", 30, 0);
+
+    file_make(&f, "org", "file-up", "fine-tune", 30, NOW, 0);
+    /* no intent for the assembled blob */
+    assert_int_equal(
+        s->ops->upload_complete(s, "upload_c", &f, NOW, 1000, collect_blob_cb, &removed),
+        META_E_NOTFOUND);
+    assert_int_equal(removed.n, 0);
+    assert_int_equal(s->ops->intent_open(s, "org", f.blob, NOW), META_OK);
+    /* the file's bytes replace the parts': a quota that holds them holds the file */
+    assert_int_equal(s->ops->upload_complete(s, "upload_c", &f, NOW, 29, collect_blob_cb, &removed),
+                     META_E_QUOTA);
+    usage_is(s, "org", 30, 0); /* rolled back */
+    assert_int_equal(
+        s->ops->upload_complete(s, "upload_x", &f, NOW, 1000, collect_blob_cb, &removed),
+        META_E_NOTFOUND);
+    assert_int_equal(
+        s->ops->upload_complete(s, "upload_c", &f, NOW + 3600, 1000, collect_blob_cb, &removed),
+        META_E_STATE);
+    assert_int_equal(removed.n, 0);
+    assert_int_equal(s->ops->upload_complete(s, "upload_c", &f, NOW, 30, collect_blob_cb, &removed),
+                     META_OK);
+    assert_int_equal(removed.n, 2);
+    assert_true(has_key(&removed, p1.blob) && has_key(&removed, p2.blob));
+    assert_int_equal(s->ops->blob_referenced(s, p1.blob), 0);
+    assert_int_equal(s->ops->blob_referenced(s, f.blob), 1);
+    usage_is(s, "org", 30, 0);
+    assert_int_equal(s->ops->file_get(s, "org", "file-up", NOW, &out), META_OK);
+    assert_int_equal(out.bytes, 30);
+    assert_string_equal(out.blob, f.blob);
+    assert_int_equal(s->ops->upload_get(s, "org", "upload_c", NOW + 99999, &got), META_OK);
+    assert_int_equal(got.status, META_UPLOAD_COMPLETED); /* completed never reads as expired */
+    assert_string_equal(got.file_id, "file-up");
+    /* nothing can follow a completion */
+    assert_int_equal(part_add(s, &p3, "org", "upload_c", "part_c", 1, 1000), META_E_STATE);
+    assert_int_equal(s->ops->upload_cancel(s, "org", "upload_c", NOW, &got, NULL, NULL),
+                     META_E_STATE);
+    assert_int_equal(got.status, META_UPLOAD_COMPLETED);
+    file_make(&f, "org", "file-up2", "fine-tune", 0, NOW, 0);
+    assert_int_equal(s->ops->intent_open(s, "org", f.blob, NOW), META_OK);
+    assert_int_equal(s->ops->upload_complete(s, "upload_c", &f, NOW, 1000, NULL, NULL),
+                     META_E_STATE);
+    /* the file is an ordinary file */
+    assert_int_equal(s->ops->file_delete(s, "org", "file-up", NOW, &out), META_OK);
+    usage_is(s, "org", 0, 0);
+}
+
+static void test_upload_complete_keeps_other_reservations(void **state)
+{
+    meta_store *s = ((fx *)*state)->s;
+    meta_upload u;
+    meta_part p;
+    meta_file f;
+    char other[BLOB_KEY_LEN + 1];
+
+    upload_make(&u, "org", "upload_r", 10);
+    assert_int_equal(s->ops->upload_create(s, &u), META_OK);
+    assert_int_equal(part_add(s, &p, "org", "upload_r", "part_r", 10, 100), META_OK);
+    blob_key_new(other);
+    assert_int_equal(s->ops->intent_open(s, "org", other, NOW), META_OK);
+    assert_int_equal(s->ops->intent_reserve(s, other, 90, 100), META_OK);
+    file_make(&f, "org", "file-r", "fine-tune", 10, NOW, 0);
+    assert_int_equal(s->ops->intent_open(s, "org", f.blob, NOW), META_OK);
+    assert_int_equal(s->ops->upload_complete(s, "upload_r", &f, NOW, 100, NULL, NULL), META_OK);
+    usage_is(s, "org", 10, 90);
+}
+
+static void test_upload_cancel(void **state)
+{
+    meta_store *s = ((fx *)*state)->s;
+    meta_upload u, got;
+    meta_part p1, p2;
+    blob_set removed = {.n = 0};
+
+    upload_make(&u, "org", "upload_k", 30);
+    assert_int_equal(s->ops->upload_create(s, &u), META_OK);
+    assert_int_equal(part_add(s, &p1, "org", "upload_k", "part_k1", 10, 1000), META_OK);
+    assert_int_equal(part_add(s, &p2, "org", "upload_k", "part_k2", 5, 1000), META_OK);
+    usage_is(s, "org", 15, 0);
+    assert_int_equal(
+        s->ops->upload_cancel(s, "org2", "upload_k", NOW, &got, collect_blob_cb, &removed),
+        META_E_NOTFOUND);
+    assert_int_equal(
+        s->ops->upload_cancel(s, "org", "upload_k", NOW, &got, collect_blob_cb, &removed), META_OK);
+    assert_int_equal(got.status, META_UPLOAD_CANCELLED);
+    assert_string_equal(got.id, "upload_k");
+    assert_int_equal(removed.n, 2);
+    assert_true(has_key(&removed, p1.blob) && has_key(&removed, p2.blob));
+    assert_int_equal(s->ops->blob_referenced(s, p2.blob), 0);
+    usage_is(s, "org", 0, 0);
+    removed.n = 0;
+    assert_int_equal(
+        s->ops->upload_cancel(s, "org", "upload_k", NOW, &got, collect_blob_cb, &removed),
+        META_E_STATE);
+    assert_int_equal(got.status, META_UPLOAD_CANCELLED);
+    assert_int_equal(removed.n, 0);
+    assert_int_equal(part_add(s, &p1, "org", "upload_k", "part_k3", 1, 1000), META_E_STATE);
+    /* an expired upload cannot be cancelled */
+    upload_make(&u, "org", "upload_e", 30);
+    assert_int_equal(s->ops->upload_create(s, &u), META_OK);
+    assert_int_equal(s->ops->upload_cancel(s, "org", "upload_e", NOW + 3600, &got, NULL, NULL),
+                     META_E_STATE);
+    assert_int_equal(got.status, META_UPLOAD_EXPIRED);
+}
+
+static void test_upload_take_expired(void **state)
+{
+    meta_store *s = ((fx *)*state)->s;
+    meta_upload u, got;
+    meta_part p[3];
+    blob_set removed = {.n = 0};
+
+    for (int i = 0; i < 3; i++) {
+        char id[32], pid[32];
+        (void)snprintf(id, sizeof id, "upload_t%d", i);
+        (void)snprintf(pid, sizeof pid, "part_t%d", i);
+        upload_make(&u, i == 2 ? "org2" : "org", id, 10);
+        u.expires_at = NOW + 100 * (i + 1);
+        assert_int_equal(s->ops->upload_create(s, &u), META_OK);
+        assert_int_equal(part_add(s, &p[i], u.org, id, pid, 3 + i, 1000), META_OK);
+    }
+    usage_is(s, "org", 7, 0);
+    usage_is(s, "org2", 5, 0);
+    assert_int_equal(s->ops->upload_take_expired(s, NOW + 99, 10, collect_blob_cb, &removed), 0);
+    assert_int_equal(s->ops->upload_take_expired(s, NOW + 200, 10, collect_blob_cb, &removed), 2);
+    assert_int_equal(removed.n, 2);
+    assert_true(has_key(&removed, p[0].blob) && has_key(&removed, p[1].blob));
+    usage_is(s, "org", 0, 0);
+    usage_is(s, "org2", 5, 0);
+    assert_int_equal(s->ops->upload_get(s, "org", "upload_t0", NOW, &got), META_OK);
+    assert_int_equal(got.status, META_UPLOAD_EXPIRED); /* marked, whatever the clock says */
+    assert_int_equal(s->ops->upload_take_expired(s, NOW + 200, 10, collect_blob_cb, &removed), 0);
+    assert_int_equal(s->ops->upload_take_expired(s, NOW + 300, 1, collect_blob_cb, &removed), 1);
+    assert_int_equal(removed.n, 3);
+    usage_is(s, "org2", 0, 0);
+    assert_int_equal(s->ops->upload_take_expired(s, NOW, 0, collect_blob_cb, &removed),
+                     META_E_INVALID);
+    /* finished uploads are purged a week after their expiry */
+    assert_int_equal(
+        s->ops->upload_take_expired(s, NOW + 300 + 7 * 86400, 10, collect_blob_cb, &removed), 0);
+    assert_int_equal(s->ops->upload_get(s, "org", "upload_t0", NOW, &got), META_E_NOTFOUND);
 }
 
 /* ---- concurrency ---- */
@@ -736,6 +1028,13 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_list_stop, setup, teardown),
         cmocka_unit_test_setup_teardown(test_expiry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_blob_referenced, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_upload_create_get, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_part_commit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_upload_complete, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_upload_complete_keeps_other_reservations, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_upload_cancel, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_upload_take_expired, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_quota, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sqlite_modes_and_reopen, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sqlite_open_errors, setup, teardown),

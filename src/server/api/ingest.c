@@ -1,0 +1,138 @@
+#include "server/api/ingest.h"
+
+#include <errno.h>
+
+#include "server/api/api.h"
+#include "server/log.h"
+
+int api_reply_quota(http_req *r)
+{
+    char lim[48];
+    api_format_limit(r->app->cfg->max_org_bytes, lim, sizeof lim);
+    return http_reply_invalid(r, NULL, NULL,
+                              "You have exceeded your file storage quota. Organizations are "
+                              "limited to %s of files. Please delete old files or attempt with a "
+                              "smaller file size.",
+                              lim);
+}
+
+int api_reply_blob_error(http_req *r, int rc, const char *what)
+{
+    if (rc == BLOB_E_NOSPC)
+        return http_reply_error(r, 507, "server_error", NULL, NULL,
+                                "The server has no storage space left for this file. Please "
+                                "retry later or contact the operator.");
+    LOG(LOG_ERROR, "msg=\"blob error\" id=%s what=%s rc=%d errno=%d", r->request_id, what, rc,
+        errno);
+    return http_reply_internal(r, what);
+}
+
+/* The intent names the blob before any byte of it exists (see meta.h). */
+int api_ingest_intent(http_req *r, api_ingest *g)
+{
+    if (g->intent)
+        return 0;
+    if (blob_key_new(g->blob))
+        return http_reply_internal(r, "blob key"), -1;
+    meta_store *m = r->app->meta;
+    int rc = m->ops->intent_open(m, r->org, g->blob, app_now(r->app));
+    if (rc)
+        return api_reply_store_error(r, rc, "intent_open"), -1;
+    g->intent = 1;
+    return 0;
+}
+
+int api_ingest_reserve_declared(http_req *r, api_ingest *g, int64_t cl, int64_t max_nondata)
+{
+    int64_t floor = cl - max_nondata;
+    if (cl <= 0 || floor <= 0)
+        return 0;
+    if (api_ingest_intent(r, g))
+        return -1;
+    meta_store *m = r->app->meta;
+    int64_t max = r->app->cfg->max_org_bytes;
+    int rc = m->ops->intent_reserve(m, g->blob, cl, max);
+    if (rc == META_OK) {
+        g->reserved = cl;
+        return 0;
+    }
+    if (rc == META_E_QUOTA) {
+        rc = m->ops->intent_reserve(m, g->blob, floor, max);
+        if (rc == META_OK) {
+            g->reserved = floor;
+            return 0;
+        }
+    }
+    if (rc == META_E_QUOTA)
+        return api_reply_quota(r), -1;
+    return api_reply_store_error(r, rc, "intent_reserve"), -1;
+}
+
+int api_ingest_open(http_req *r, api_ingest *g)
+{
+    if (api_ingest_intent(r, g))
+        return -1;
+    int rc = blob_writer_open(r->app->blob, g->blob, &g->w);
+    if (rc)
+        return api_reply_blob_error(r, rc, "writer_open"), -1;
+    return 0;
+}
+
+/* Falls back to the exact amount so an organization close to its quota can still use the
+ * last bytes. */
+int api_ingest_reserve(http_req *r, api_ingest *g, int64_t need)
+{
+    if (need <= g->reserved)
+        return 0;
+    meta_store *m = r->app->meta;
+    int64_t max = r->app->cfg->max_org_bytes;
+    int64_t step = need - g->reserved + API_RESERVE_STEP;
+    int rc = m->ops->intent_reserve(m, g->blob, step, max);
+    if (rc == META_E_QUOTA) {
+        step = need - g->reserved;
+        rc = m->ops->intent_reserve(m, g->blob, step, max);
+    }
+    if (rc == META_E_QUOTA)
+        return api_reply_quota(r), -1;
+    if (rc)
+        return api_reply_store_error(r, rc, "intent_reserve"), -1;
+    g->reserved += step;
+    return 0;
+}
+
+int api_ingest_write(http_req *r, api_ingest *g, const char *data, size_t len)
+{
+    int64_t after = g->bytes + (int64_t)len;
+    if (api_ingest_reserve(r, g, after))
+        return -1;
+    int rc = blob_writer_write(g->w, data, len);
+    if (rc)
+        return api_reply_blob_error(r, rc, "write"), -1;
+    g->bytes = after;
+    return 0;
+}
+
+int api_ingest_commit_blob(http_req *r, api_ingest *g)
+{
+    blob_writer *w = g->w;
+    g->w = NULL; /* commit frees the writer, also on failure */
+    int rc = blob_writer_commit(w);
+    if (rc)
+        return api_reply_blob_error(r, rc, "commit"), -1;
+    g->blob_committed = 1;
+    return 0;
+}
+
+void api_ingest_cleanup(http_req *r, api_ingest *g)
+{
+    blob_writer_abort(g->w);
+    g->w = NULL;
+    if (!g->committed && g->blob_committed) {
+        int rc = r->app->blob->ops->remove(r->app->blob, g->blob);
+        if (rc)
+            LOG(LOG_WARN, "msg=\"cannot remove uncommitted blob\" blob=%s rc=%d", g->blob, rc);
+    }
+    if (!g->committed && g->intent)
+        r->app->meta->ops->intent_drop(r->app->meta, g->blob);
+    g->intent = g->blob_committed = 0;
+}

@@ -1,0 +1,47 @@
+/*
+ * Shared pieces of the Uploads API handlers (uploads_*.c; see docs/uploads.md): the Upload and
+ * UploadPart objects' JSON, ids, lookups, the state errors, and bounded JSON request bodies.
+ */
+#ifndef ARGOT_SERVER_API_UPLOADS_H
+#define ARGOT_SERVER_API_UPLOADS_H
+
+#include <jansson.h>
+
+#include "common/buf.h"
+#include "server/http/http.h"
+#include "server/meta/meta.h"
+
+#define UPLOAD_TTL    3600     /* an upload expires an hour after its creation */
+#define UPLOAD_ID_LEN (7 + 32) /* "upload_" + 32 hex; "part_" ids are shorter */
+
+/* prefix ("upload_", "part_") + 8 hex digits of created_at + 24 random hex digits, like the
+ * real ones. 0, or -1 if the random source failed. */
+int api_upload_id_new(char out[UPLOAD_ID_LEN + 1], const char *prefix, int64_t created_at);
+/* The Upload object in the real key order; "file" only when f is given (completed). */
+int api_upload_json(argot_buf *b, const meta_upload *u, const meta_file *f);
+/* The UploadPart object. */
+int api_part_json(argot_buf *b, const meta_part *p);
+/* 404 "No such Upload object: <id>" with param "id". */
+int api_reply_no_such_upload(http_req *r);
+/* 400 for an upload that is completed, cancelled or expired. */
+int api_reply_upload_state(http_req *r, const meta_upload *u);
+/* Resolves r->param to an upload of r->org; replies 404/5xx and returns -1 when it can't. */
+int api_lookup_upload(http_req *r, meta_upload *out);
+/* Same, and the upload must be pending (else 400 as above). */
+int api_lookup_pending_upload(http_req *r, meta_upload *out);
+/* Removes a blob whose row is gone (cb for the store's *_take/cancel/complete). */
+int api_remove_blob_cb(const char *blob, void *app);
+
+/* A JSON request body read into a bounded buffer (r->state is the buffer). */
+int api_json_begin(http_req *r, size_t max);
+int api_json_body(http_req *r, const char *data, size_t len);
+void api_json_cleanup(http_req *r);
+/* Parses the body; replies 400 (not JSON / not an object) and returns NULL on failure. */
+json_t *api_json_object(http_req *r);
+/* Field readers in the service's style: missing -> "Missing required parameter: 'x'."
+ * (missing_required_parameter), wrong type -> "Invalid type for 'x': expected ..."
+ * (invalid_type). Optional fields report absence as 1 without replying. */
+int api_json_string(http_req *r, json_t *o, const char *name, int required, const char **out);
+int api_json_int(http_req *r, json_t *o, const char *name, int required, int64_t *out);
+
+#endif

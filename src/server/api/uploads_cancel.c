@@ -1,0 +1,44 @@
+/* POST /v1/uploads/{upload_id}/cancel: one transaction marks the upload cancelled and drops its
+ * parts (usage lowered); their blobs go after (a crash in between leaves orphans the sweeper
+ * removes). */
+#include <string.h>
+
+#include "server/api/api.h"
+#include "server/api/uploads.h"
+#include "server/http/router.h"
+
+static void end(http_req *r)
+{
+    if (!api_param_is_id(r)) {
+        api_reply_no_such_upload(r);
+        return;
+    }
+    meta_store *m = r->app->meta;
+    meta_upload u;
+    int rc =
+        m->ops->upload_cancel(m, r->org, r->param, app_now(r->app), &u, api_remove_blob_cb, r->app);
+    if (rc == META_E_NOTFOUND) {
+        api_reply_no_such_upload(r);
+        return;
+    }
+    if (rc == META_E_STATE) {
+        api_reply_upload_state(r, &u);
+        return;
+    }
+    if (rc) {
+        api_reply_store_error(r, rc, "upload_cancel");
+        return;
+    }
+    argot_buf b = ARGOT_BUF_INIT(4096);
+    if (api_upload_json(&b, &u, NULL)) {
+        argot_buf_free(&b);
+        {
+            http_reply_internal(r, "upload json");
+            return;
+        }
+    }
+    http_reply_json(r, 200, &b);
+}
+
+const route_ops api_uploads_cancel = {
+    ROUTE_UPLOADS_CANCEL, "uploads.cancel", 1, NULL, NULL, end, NULL};
