@@ -4,7 +4,8 @@
  *     #include <argot/argot.h>
  *
  * Start with client.h (handles, options, retries, the thread rule), then files.h (the five
- * operations) and error.h (status codes and error detail).
+ * operations), uploads.h (the Uploads API and the parallel upload helper) and error.h (status codes
+ * and error detail).
  */
 #ifndef ARGOT_ARGOT_H
 #define ARGOT_ARGOT_H
@@ -12,6 +13,7 @@
 #include "client.h"
 #include "error.h"
 #include "files.h"
+#include "uploads.h"
 #include "version.h"
 
 #endif

@@ -32,6 +32,14 @@ enum cli_opt_id {
     OPT_FILENAME,
     OPT_EXPIRES_AFTER,
     OPT_OUTPUT,
+    OPT_PARTS,
+    OPT_PART_SIZE,
+    OPT_PARALLEL,
+    OPT_MIME_TYPE,
+    OPT_BYTES,
+    OPT_OFFSET,
+    OPT_LENGTH,
+    OPT_MD5,
     OPT_COUNT
 };
 
@@ -43,7 +51,7 @@ typedef struct cli_opt_spec {
     const char *help;
 } cli_opt_spec;
 
-#define CLI_MAX_POS 8
+#define CLI_MAX_POS 4096 /* uploads complete takes one word per part (8 GB / 64 MiB = 128) */
 
 /* The parsed command line. */
 typedef struct cli_args {
@@ -63,9 +71,10 @@ typedef struct cli_ctx {
 typedef struct cli_cmd {
     const char *name;
     const char *alias;
-    const char *usage; /* after "argot files " */
+    const char *usage; /* after "argot <group> " */
     const char *summary;
-    const int *opts; /* command options, ended by -1 */
+    const char *detail; /* a paragraph for --help, or NULL */
+    const int *opts;    /* command options, ended by -1 */
     int min_pos, max_pos;
     int (*run)(cli_ctx *ctx, const char *const *pos);
 } cli_cmd;
@@ -83,6 +92,12 @@ extern const int cli_global_opts[];
 int cli_fail(cli_ctx *ctx, argot_status st);
 int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void cli_print_file(const argot_file *f);
+void cli_print_upload(const argot_upload *u);
+void cli_print_part(const argot_upload_part *p);
+/* An upload as --json (the body), -q (the id) or a key/value block. */
+void cli_print_upload_result(const cli_ctx *ctx, const argot_upload *u);
+/* Parses a byte count with an optional binary suffix: 16M, 16MiB, 512K, 1G. */
+int cli_parse_size(const char *s, unsigned long long max, unsigned long long *out);
 void cli_print_table(const argot_file *const *files, size_t n);
 void cli_time(char *buf, size_t n, int64_t t);
 int cli_progress(uint64_t done, uint64_t total, void *userdata);
@@ -95,5 +110,9 @@ int cmd_upload(cli_ctx *ctx, const char *const *pos);
 int cmd_get(cli_ctx *ctx, const char *const *pos);
 int cmd_delete(cli_ctx *ctx, const char *const *pos);
 int cmd_content(cli_ctx *ctx, const char *const *pos);
+int cmd_uploads_create(cli_ctx *ctx, const char *const *pos);
+int cmd_uploads_add_part(cli_ctx *ctx, const char *const *pos);
+int cmd_uploads_complete(cli_ctx *ctx, const char *const *pos);
+int cmd_uploads_cancel(cli_ctx *ctx, const char *const *pos);
 
 #endif

@@ -1,7 +1,8 @@
 /*
- * argot: command-line client for the OpenAI Files API, on libargot.
+ * argot: command-line client for the OpenAI Files and Uploads APIs, on libargot.
  *
  *   argot [global options] files <command> [arguments] [options]
+ *   argot [global options] uploads <command> [arguments] [options]
  *
  * Exit codes: 0 ok, 1 API or runtime error, 2 usage.
  */
@@ -12,52 +13,96 @@
 #include <unistd.h>
 
 static const int list_opts[] = {OPT_PURPOSE, OPT_LIMIT, OPT_ORDER, OPT_AFTER, OPT_ALL, -1};
-static const int upload_opts[] = {OPT_PURPOSE, OPT_FILENAME, OPT_EXPIRES_AFTER, -1};
+static const int upload_opts[] = {OPT_PURPOSE,   OPT_FILENAME, OPT_EXPIRES_AFTER, OPT_PARTS,
+                                  OPT_PART_SIZE, OPT_PARALLEL, OPT_MIME_TYPE,     -1};
 static const int content_opts[] = {OPT_OUTPUT, -1};
+static const int ucreate_opts[] = {OPT_FILENAME,  OPT_PURPOSE,       OPT_BYTES,
+                                   OPT_MIME_TYPE, OPT_EXPIRES_AFTER, -1};
+static const int upart_opts[] = {OPT_OFFSET, OPT_LENGTH, -1};
+static const int ucomplete_opts[] = {OPT_MD5, -1};
 static const int no_opts[] = {-1};
 
-static const cli_cmd commands[] = {
+static const cli_cmd files_cmds[] = {
     {"list", NULL, "list [--purpose P] [--limit N] [--order asc|desc] [--after ID] [--all]",
-     "List files", list_opts, 0, 0, cmd_list},
-    {"upload", "create", "upload PATH --purpose P [--filename NAME] [--expires-after SECONDS]",
-     "Upload a file", upload_opts, 1, 1, cmd_upload},
-    {"get", "retrieve", "get ID", "Show a file's metadata", no_opts, 1, 1, cmd_get},
-    {"download", "content", "download ID [-o PATH|-]", "Download a file's content", content_opts, 1,
-     1, cmd_content},
-    {"delete", NULL, "delete ID", "Delete a file", no_opts, 1, 1, cmd_delete},
+     "List files", NULL, list_opts, 0, 0, cmd_list},
+    {"upload", "create",
+     "upload PATH --purpose P [--filename NAME] [--expires-after SECONDS] [--parts]\n"
+     "                    [--part-size SIZE] [--parallel N] [--mime-type TYPE]",
+     "Upload a file",
+     "Files over 512 MiB, or any file with --parts, go through the Uploads API: one upload,\n"
+     "parts of --part-size bytes sent over --parallel connections, each part retried on its\n"
+     "own, the MD5 checked by the server; the output is the same File object.",
+     upload_opts, 1, 1, cmd_upload},
+    {"get", "retrieve", "get ID", "Show a file's metadata", NULL, no_opts, 1, 1, cmd_get},
+    {"download", "content", "download ID [-o PATH|-]", "Download a file's content", NULL,
+     content_opts, 1, 1, cmd_content},
+    {"delete", NULL, "delete ID", "Delete a file", NULL, no_opts, 1, 1, cmd_delete},
 };
-#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static const cli_cmd uploads_cmds[] = {
+    {"create", NULL,
+     "create --filename NAME --purpose P --bytes N [--mime-type TYPE] [--expires-after SECONDS]",
+     "Create an upload (status pending)", NULL, ucreate_opts, 0, 0, cmd_uploads_create},
+    {"add-part", NULL, "add-part UPLOAD_ID PATH [--offset N] [--length N]",
+     "Send one part (at most 64 MiB) read from PATH", NULL, upart_opts, 2, 2, cmd_uploads_add_part},
+    {"complete", NULL, "complete UPLOAD_ID PART_ID... [--md5 HEX]",
+     "Complete an upload with its parts in order", "Prints the completed upload and its file.",
+     ucomplete_opts, 1, CLI_MAX_POS - 3, cmd_uploads_complete},
+    {"cancel", NULL, "cancel UPLOAD_ID", "Cancel an upload", NULL, no_opts, 1, 1,
+     cmd_uploads_cancel},
+};
+
+typedef struct cli_group {
+    const char *name;
+    const cli_cmd *cmds;
+    size_t n;
+    const char *summary;
+} cli_group;
+
+static const cli_group groups[] = {
+    {"files", files_cmds, sizeof(files_cmds) / sizeof(files_cmds[0]), "the Files API"},
+    {"uploads", uploads_cmds, sizeof(uploads_cmds) / sizeof(uploads_cmds[0]),
+     "the Uploads API (raw calls; 'files upload --parts' does it all)"},
+};
+#define NGROUPS (sizeof(groups) / sizeof(groups[0]))
 
 static void help_main(void)
 {
-    size_t i;
-    printf("usage: argot [options] files <command> [arguments]\n\n"
-           "Command-line client for the OpenAI Files API (argotd or api.openai.com).\n\n"
-           "Commands:\n");
-    for (i = 0; i < NCOMMANDS; i++)
-        printf("  files %-10s %s%s%s%s\n", commands[i].name, commands[i].summary,
-               commands[i].alias ? " (alias: " : "", commands[i].alias ? commands[i].alias : "",
-               commands[i].alias ? ")" : "");
+    size_t g, i;
+    printf("usage: argot [options] <files|uploads> <command> [arguments]\n\n"
+           "Command-line client for the OpenAI Files and Uploads APIs (argotd or "
+           "api.openai.com).\n\nCommands:\n");
+    for (g = 0; g < NGROUPS; g++)
+        for (i = 0; i < groups[g].n; i++) {
+            const cli_cmd *c = &groups[g].cmds[i];
+            char name[32];
+            snprintf(name, sizeof(name), "%s %s", groups[g].name, c->name);
+            printf("  %-16s %s%s%s%s\n", name, c->summary, c->alias ? " (alias: " : "",
+                   c->alias ? c->alias : "", c->alias ? ")" : "");
+        }
     printf("\nGlobal options (before or after the command words):\n");
     cli_print_opts(stdout, cli_global_opts);
     printf("\nExit status: 0 ok, 1 API or runtime error, 2 usage error.\n"
-           "Run 'argot files <command> --help' for a command's options.\n");
+           "Run 'argot <files|uploads> <command> --help' for a command's options.\n");
 }
 
-static void help_files(void)
+static void help_group(const cli_group *g)
 {
     size_t i;
-    printf("usage: argot files <command> [arguments] [options]\n\nCommands:\n");
-    for (i = 0; i < NCOMMANDS; i++)
-        printf("  %s\n", commands[i].usage);
+    printf("usage: argot %s <command> [arguments] [options]\n\nCommands for %s:\n", g->name,
+           g->summary);
+    for (i = 0; i < g->n; i++)
+        printf("  %s\n", g->cmds[i].usage);
     printf("\nGlobal options:\n");
     cli_print_opts(stdout, cli_global_opts);
 }
 
-static void help_cmd(const cli_cmd *c)
+static void help_cmd(const cli_group *g, const cli_cmd *c)
 {
-    printf("usage: argot files %s\n\n%s%s%s%s.\n", c->usage, c->summary,
+    printf("usage: argot %s %s\n\n%s%s%s%s.\n", g->name, c->usage, c->summary,
            c->alias ? " (alias: " : "", c->alias ? c->alias : "", c->alias ? ")" : "");
+    if (c->detail != NULL)
+        printf("\n%s\n", c->detail);
     if (c->opts[0] >= 0) {
         printf("\nOptions:\n");
         cli_print_opts(stdout, c->opts);
@@ -66,13 +111,22 @@ static void help_cmd(const cli_cmd *c)
     cli_print_opts(stdout, cli_global_opts);
 }
 
-static const cli_cmd *find_cmd(const char *name)
+static const cli_group *find_group(const char *name)
 {
     size_t i;
-    for (i = 0; i < NCOMMANDS; i++)
-        if (strcmp(commands[i].name, name) == 0 ||
-            (commands[i].alias != NULL && strcmp(commands[i].alias, name) == 0))
-            return &commands[i];
+    for (i = 0; i < NGROUPS; i++)
+        if (strcmp(groups[i].name, name) == 0)
+            return &groups[i];
+    return NULL;
+}
+
+static const cli_cmd *find_cmd(const cli_group *g, const char *name)
+{
+    size_t i;
+    for (i = 0; i < g->n; i++)
+        if (strcmp(g->cmds[i].name, name) == 0 ||
+            (g->cmds[i].alias != NULL && strcmp(g->cmds[i].alias, name) == 0))
+            return &g->cmds[i];
     return NULL;
 }
 
@@ -89,15 +143,16 @@ static int allowed(const cli_cmd *c, int id)
 }
 
 /* Checks that every option given belongs to the command and the word count fits. */
-static int check_cmd(const cli_cmd *c, const cli_args *a)
+static int check_cmd(const cli_group *g, const cli_cmd *c, const cli_args *a)
 {
     int id, n = a->npos - 2;
     for (id = 0; id < OPT_COUNT; id++)
         if (a->values[id] != NULL && !allowed(c, id))
-            return cli_usage_error("option '--%s' does not apply to 'files %s'",
-                                   cli_opt_get(id)->long_name, c->name);
+            return cli_usage_error("option '--%s' does not apply to '%s %s'",
+                                   cli_opt_get(id)->long_name, g->name, c->name);
     if (n < c->min_pos)
-        return cli_usage_error("'files %s' needs an argument: argot files %s", c->name, c->usage);
+        return cli_usage_error("'%s %s' needs an argument: argot %s %.*s", g->name, c->name,
+                               g->name, (int)strcspn(c->usage, "\n"), c->usage);
     if (n > c->max_pos)
         return cli_usage_error("unexpected argument '%s'", a->pos[2 + c->max_pos]);
     return 0;
@@ -138,33 +193,11 @@ static int make_client(cli_ctx *ctx, const cli_args *a)
     return 0;
 }
 
-static int dispatch(cli_args *a)
+static int run_cmd(cli_args *a, const cli_cmd *c)
 {
-    const cli_cmd *c;
     cli_ctx ctx;
     int rc;
 
-    if (a->npos == 0 || strcmp(a->pos[0], "files") != 0) {
-        if (a->values[OPT_HELP] != NULL || a->npos == 0) {
-            help_main();
-            return a->values[OPT_HELP] != NULL ? CLI_EXIT_OK : CLI_EXIT_USAGE;
-        }
-        return cli_usage_error("unknown command '%s'", a->pos[0]);
-    }
-    if (a->npos == 1) {
-        help_files();
-        return a->values[OPT_HELP] != NULL ? CLI_EXIT_OK : CLI_EXIT_USAGE;
-    }
-    c = find_cmd(a->pos[1]);
-    if (c == NULL)
-        return cli_usage_error("unknown command 'files %s'", a->pos[1]);
-    if (a->values[OPT_HELP] != NULL) {
-        help_cmd(c);
-        return CLI_EXIT_OK;
-    }
-    rc = check_cmd(c, a);
-    if (rc != 0)
-        return rc;
     memset(&ctx, 0, sizeof(ctx));
     ctx.args = a;
     ctx.json = a->values[OPT_JSON] != NULL;
@@ -175,6 +208,34 @@ static int dispatch(cli_args *a)
         rc = c->run(&ctx, a->pos + 2);
     argot_client_free(ctx.client);
     return rc;
+}
+
+static int dispatch(cli_args *a)
+{
+    const cli_group *g = a->npos > 0 ? find_group(a->pos[0]) : NULL;
+    const cli_cmd *c;
+    int rc;
+
+    if (g == NULL) {
+        if (a->values[OPT_HELP] != NULL || a->npos == 0) {
+            help_main();
+            return a->values[OPT_HELP] != NULL ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+        }
+        return cli_usage_error("unknown command '%s'", a->pos[0]);
+    }
+    if (a->npos == 1) {
+        help_group(g);
+        return a->values[OPT_HELP] != NULL ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+    }
+    c = find_cmd(g, a->pos[1]);
+    if (c == NULL)
+        return cli_usage_error("unknown command '%s %s'", g->name, a->pos[1]);
+    if (a->values[OPT_HELP] != NULL) {
+        help_cmd(g, c);
+        return CLI_EXIT_OK;
+    }
+    rc = check_cmd(g, c, a);
+    return rc != 0 ? rc : run_cmd(a, c);
 }
 
 int main(int argc, char **argv)

@@ -25,6 +25,14 @@ static const cli_opt_spec specs[] = {
     {OPT_FILENAME, "filename", 0, "NAME", "file name to send (default: the path's basename)"},
     {OPT_EXPIRES_AFTER, "expires-after", 0, "SECONDS", "expire SECONDS after creation"},
     {OPT_OUTPUT, "output", 'o', "PATH", "write to PATH ('-': stdout, the default)"},
+    {OPT_PARTS, "parts", 0, NULL, "use the Uploads API (automatic over 512 MiB)"},
+    {OPT_PART_SIZE, "part-size", 0, "SIZE", "bytes per part, e.g. 16M (default and max 64M)"},
+    {OPT_PARALLEL, "parallel", 0, "N", "parts sent at once, 1..64 (default 4)"},
+    {OPT_MIME_TYPE, "mime-type", 0, "TYPE", "MIME type (default: guessed from the name)"},
+    {OPT_BYTES, "bytes", 0, "N", "total size of the upload in bytes"},
+    {OPT_OFFSET, "offset", 0, "N", "first byte of the part in the file (default 0)"},
+    {OPT_LENGTH, "length", 0, "N", "bytes in the part (default: to the end of the file)"},
+    {OPT_MD5, "md5", 0, "HEX", "MD5 of the whole file, checked by the server"},
 };
 
 const int cli_global_opts[] = {OPT_BASE_URL, OPT_API_KEY, OPT_MAX_RETRIES, OPT_TIMEOUT, OPT_JSON,

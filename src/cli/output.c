@@ -82,6 +82,68 @@ void cli_print_file(const argot_file *f)
         printf("status_details  %s\n", f->status_details);
 }
 
+void cli_print_upload(const argot_upload *u)
+{
+    char created[32], expires[32];
+    cli_time(created, sizeof(created), u->created_at);
+    cli_time(expires, sizeof(expires), u->expires_at);
+    printf("id              %s\n", u->id);
+    printf("filename        %s\n", or_dash(u->filename));
+    printf("purpose         %s\n", or_dash(u->purpose));
+    printf("bytes           %lld\n", (long long)u->bytes);
+    printf("status          %s\n", or_dash(u->status));
+    printf("created_at      %s\n", created);
+    printf("expires_at      %s\n", expires);
+    printf("file            %s\n", u->file != NULL ? u->file->id : "-");
+}
+
+void cli_print_upload_result(const cli_ctx *ctx, const argot_upload *u)
+{
+    if (ctx->json)
+        printf("%s\n", u->json);
+    else if (ctx->quiet)
+        printf("%s\n", u->id);
+    else
+        cli_print_upload(u);
+}
+
+void cli_print_part(const argot_upload_part *p)
+{
+    char created[32];
+    cli_time(created, sizeof(created), p->created_at);
+    printf("id              %s\n", p->id);
+    printf("upload_id       %s\n", or_dash(p->upload_id));
+    printf("created_at      %s\n", created);
+}
+
+int cli_parse_size(const char *s, unsigned long long max, unsigned long long *out)
+{
+    char *end;
+    unsigned long long v, mult = 1;
+    errno = 0;
+    if (*s < '0' || *s > '9')
+        return -1;
+    v = strtoull(s, &end, 10);
+    if (errno != 0 || end == s)
+        return -1;
+    if (*end == 'K' || *end == 'k')
+        mult = 1024ull;
+    else if (*end == 'M' || *end == 'm')
+        mult = 1024ull * 1024ull;
+    else if (*end == 'G' || *end == 'g')
+        mult = 1024ull * 1024ull * 1024ull;
+    if (mult != 1)
+        end++;
+    if (mult != 1 && strcmp(end, "iB") == 0)
+        end += 2;
+    else if (mult != 1 && strcmp(end, "B") == 0)
+        end++;
+    if (*end != '\0' || v == 0 || v > max / mult)
+        return -1;
+    *out = v * mult;
+    return 0;
+}
+
 static int width(const char *s)
 {
     int w = 0;

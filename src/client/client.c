@@ -292,3 +292,52 @@ argot_status argot__http_status_to_status(long http_status)
         return ARGOT_E_HTTP;
     }
 }
+
+argot_status argot__client_clone(argot_client **out, const argot_client *src)
+{
+    argot_client_options o = ARGOT_CLIENT_OPTIONS_INIT;
+
+    o.api_key = src->api_key;
+    o.base_url = src->base_url;
+    o.organization = src->organization;
+    o.project = src->project;
+    o.user_agent = src->user_agent;
+    o.timeout_ms = src->timeout_ms;
+    o.retry = src->retry;
+    return argot_client_new(out, &o);
+}
+
+/* Points dst->err's string members at dst's own copies. */
+static void error_rebind(argot_client *dst, const argot_client *src)
+{
+    dst->err.content_type = dst->content_type;
+    dst->err.request_id = dst->request_id;
+    dst->err.type = dst->e_type;
+    dst->err.code = dst->e_code;
+    dst->err.param = dst->e_param;
+    dst->err.message = dst->e_message;
+    dst->err.summary = dst->summary;
+    if (src->err.body != NULL) {
+        dst->err.body = dst->err_body.ptr != NULL ? dst->err_body.ptr : "";
+        dst->err.body_len = (unsigned long)dst->err_body.len;
+    }
+    if (src->err.transport_message == src->curl_errbuf)
+        dst->err.transport_message = dst->curl_errbuf;
+}
+
+void argot__error_copy(argot_client *dst, const argot_client *src)
+{
+    argot__error_reset(dst);
+    dst->err = src->err;
+    dst->content_type = argot__strdup(src->content_type);
+    dst->request_id = argot__strdup(src->request_id);
+    dst->e_type = argot__strdup(src->e_type);
+    dst->e_code = argot__strdup(src->e_code);
+    dst->e_param = argot__strdup(src->e_param);
+    dst->e_message = argot__strdup(src->e_message);
+    if (src->err_body.len > 0)
+        (void)argot_buf_put(&dst->err_body, src->err_body.ptr, src->err_body.len);
+    memcpy(dst->summary, src->summary, sizeof(dst->summary));
+    memcpy(dst->curl_errbuf, src->curl_errbuf, sizeof(dst->curl_errbuf));
+    error_rebind(dst, src);
+}

@@ -19,10 +19,10 @@ static argot_status check_opts(const argot_request_options *o)
 }
 
 /* Common start of every operation: argument checks and a clean last-error record. */
-static argot_status begin(argot_client *c,
-                          const argot_request_options *o,
-                          unsigned req_version,
-                          unsigned want_version)
+argot_status argot__op_begin(argot_client *c,
+                             const argot_request_options *o,
+                             unsigned req_version,
+                             unsigned want_version)
 {
     argot__error_reset(c);
     if (req_version != want_version)
@@ -49,7 +49,7 @@ static argot_status file_url(argot_client *c, argot_buf *url, const char *id, co
 }
 
 /* Parses the 2xx JSON body of r into *root. */
-static argot_status json_body(argot_client *c, argot__request *r, json_t **root)
+argot_status argot__op_json(argot_client *c, argot__request *r, json_t **root)
 {
     if (r->body.len == 0 || argot__json_parse(root, r->body.ptr, r->body.len) != ARGOT_OK) {
         *root = NULL;
@@ -66,7 +66,7 @@ static argot_status file_call(argot_file **out, argot_client *c, argot__request 
     argot_status st = argot__perform(c, r);
 
     if (st == ARGOT_OK)
-        st = json_body(c, r, &root);
+        st = argot__op_json(c, r, &root);
     if (st == ARGOT_OK && (f = calloc(1, sizeof(*f))) == NULL)
         st = argot__error_set(c, ARGOT_E_NOMEM, NULL);
     if (st == ARGOT_OK && argot__file_from_json(f, root) != ARGOT_OK)
@@ -149,7 +149,7 @@ argot_status argot_files_list_files(argot_file_list **out,
                               : ARGOT_E_INVALID;
     if (req == NULL)
         req = &dflt;
-    st = begin(client, opts, req->version, ARGOT_LIST_FILES_REQUEST_VERSION);
+    st = argot__op_begin(client, opts, req->version, ARGOT_LIST_FILES_REQUEST_VERSION);
     if (st == ARGOT_OK)
         st = list_url(client, &url, req);
     if (st != ARGOT_OK) {
@@ -160,7 +160,7 @@ argot_status argot_files_list_files(argot_file_list **out,
     r.opts = opts;
     st = argot__perform(client, &r);
     if (st == ARGOT_OK)
-        st = json_body(client, &r, &root);
+        st = argot__op_json(client, &r, &root);
     if (st == ARGOT_OK && (l = calloc(1, sizeof(*l))) == NULL)
         st = argot__error_set(client, ARGOT_E_NOMEM, NULL);
     if (st == ARGOT_OK && argot__list_from_json(l, root) != ARGOT_OK)
@@ -208,7 +208,7 @@ argot_status argot_files_retrieve_file(argot_file **out,
     if (client == NULL || out == NULL || req == NULL)
         return client != NULL ? argot__error_set(client, ARGOT_E_INVALID, "NULL argument")
                               : ARGOT_E_INVALID;
-    st = begin(client, opts, req->version, ARGOT_RETRIEVE_FILE_REQUEST_VERSION);
+    st = argot__op_begin(client, opts, req->version, ARGOT_RETRIEVE_FILE_REQUEST_VERSION);
     if (st == ARGOT_OK)
         st = file_url(client, &url, req->file_id, NULL);
     if (st == ARGOT_OK) {
@@ -228,7 +228,7 @@ static argot_status deleted_result(argot_file_deleted **out, argot_client *c, ar
     argot_status st = d != NULL ? ARGOT_OK : argot__error_set(c, ARGOT_E_NOMEM, NULL);
 
     if (st == ARGOT_OK)
-        st = json_body(c, r, &root);
+        st = argot__op_json(c, r, &root);
     if (st == ARGOT_OK && argot__deleted_from_json(d, root) != ARGOT_OK)
         st = argot__error_set(c, ARGOT_E_PROTOCOL, "the response is not a deletion result");
     if (st == ARGOT_OK && (d->json = argot_buf_detach(&r->body)) == NULL)
@@ -257,7 +257,7 @@ argot_status argot_files_delete_file(argot_file_deleted **out,
     if (client == NULL || req == NULL)
         return client != NULL ? argot__error_set(client, ARGOT_E_INVALID, "NULL argument")
                               : ARGOT_E_INVALID;
-    st = begin(client, opts, req->version, ARGOT_DELETE_FILE_REQUEST_VERSION);
+    st = argot__op_begin(client, opts, req->version, ARGOT_DELETE_FILE_REQUEST_VERSION);
     if (st == ARGOT_OK)
         st = file_url(client, &url, req->file_id, NULL);
     if (st == ARGOT_OK) {
@@ -308,7 +308,7 @@ argot_status argot_files_create_file(argot_file **out,
     if (client == NULL || out == NULL || req == NULL)
         return client != NULL ? argot__error_set(client, ARGOT_E_INVALID, "NULL argument")
                               : ARGOT_E_INVALID;
-    st = begin(client, opts, req->version, ARGOT_CREATE_FILE_REQUEST_VERSION);
+    st = argot__op_begin(client, opts, req->version, ARGOT_CREATE_FILE_REQUEST_VERSION);
     if (st == ARGOT_OK)
         st = check_create(client, req);
     if (st == ARGOT_OK)
@@ -413,7 +413,7 @@ argot_status argot_files_download_file(argot_download **out,
     if (client == NULL || req == NULL)
         return client != NULL ? argot__error_set(client, ARGOT_E_INVALID, "NULL argument")
                               : ARGOT_E_INVALID;
-    st = begin(client, opts, req->version, ARGOT_DOWNLOAD_FILE_REQUEST_VERSION);
+    st = argot__op_begin(client, opts, req->version, ARGOT_DOWNLOAD_FILE_REQUEST_VERSION);
     if (st == ARGOT_OK && out == NULL && req->sink.kind == ARGOT_SINK_BUFFER)
         st = argot__error_set(client, ARGOT_E_INVALID, "a buffer download needs out");
     if (st == ARGOT_OK)

@@ -229,6 +229,10 @@ static argot_status build_headers(argot_client *c,
     snprintf(num, sizeof(num), "%u", attempt_no);
     if (st == ARGOT_OK)
         st = add_header(out, "X-Stainless-Retry-Count", "", num);
+    /* A JSON POST says so; a bodiless POST sends no Content-Type (curl would add a form one). */
+    if (st == ARGOT_OK && r->upload == NULL && strcmp(r->method, "POST") == 0)
+        st = add_line(out,
+                      r->json_body != NULL ? "Content-Type: application/json" : "Content-Type:");
     for (h = r->opts != NULL ? r->opts->headers : NULL; h != NULL && *h != NULL && st == ARGOT_OK;
          h++)
         st = add_line(out, *h);
@@ -270,6 +274,10 @@ static argot_status setup_easy(
         st = argot__upload_mime(mime, h, r->upload);
         if (st == ARGOT_OK)
             curl_easy_setopt(h, CURLOPT_MIMEPOST, *mime);
+    } else if (strcmp(r->method, "POST") == 0) {
+        const char *b = r->json_body != NULL ? r->json_body : "";
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(b));
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, b);
     }
     return st;
 }

@@ -6,6 +6,7 @@
 #define ARGOT_CLIENT_INTERNAL_H
 
 #include "argot/argot.h"
+#include "argot/uploads.h"
 #include "common/buf.h"
 
 #include <curl/curl.h>
@@ -46,7 +47,10 @@ struct argot_client {
 
 /* ---- upload source (upload.c) ---- */
 typedef struct argot__upload {
-    const argot_create_file_request *req;
+    const argot_upload_source *src;
+    const argot_create_file_request *req; /* POST /files: adds purpose etc.; NULL for a part */
+    const char *field;                    /* multipart field of the bytes: "file" or "data" */
+    const char *name;                     /* filename of that field */
     int fd;
     int own_fd;
     off_t start_off;
@@ -56,9 +60,16 @@ typedef struct argot__upload {
     int io_errno; /* set when reading failed */
     int aborted;  /* read callback returned an error */
     int rewindable;
+    int ranged;         /* PATH/FD read with pread() from range_off; the fd offset is unused */
+    uint64_t range_off; /* first byte of the range in the file */
 } argot__upload;
 
 argot_status argot__upload_open(argot__upload *up, const argot_create_file_request *req);
+/* Opens a part source; a PATH/FD source with offset > 0 or length >= 0 is read with pread(). */
+argot_status argot__upload_open_part(argot__upload *up,
+                                     const argot_upload_source *src,
+                                     uint64_t offset,
+                                     int64_t length);
 argot_status argot__upload_mime(curl_mime **out, CURL *curl, argot__upload *up);
 int argot__upload_rewind(argot__upload *up);
 void argot__upload_close(argot__upload *up);
@@ -92,7 +103,8 @@ typedef struct argot__request {
     const char *method; /* "GET", "POST" or "DELETE" */
     const char *url;
     const char *accept;
-    argot__upload *upload; /* POST /files */
+    argot__upload *upload; /* multipart POST: /files, /uploads/{id}/parts */
+    const char *json_body; /* POST with a JSON body (application/json), or NULL */
     argot__sink *sink;     /* download; NULL: a JSON body into body */
     argot_buf body;        /* 2xx JSON body (bounded by ARGOT__MAX_JSON_BODY) */
     const argot_request_options *opts;
@@ -139,7 +151,25 @@ uint64_t argot__now_ms(void);
 double argot__random(argot_client *c);
 char *argot__strdup(const char *s);
 
+/* ---- operation helpers (files.c) ---- */
+/* Common start of every operation: resets the last error, checks versions and options. */
+argot_status argot__op_begin(argot_client *c,
+                             const argot_request_options *o,
+                             unsigned req_version,
+                             unsigned want_version);
+/* Parses the 2xx JSON body of r into *root (PROTOCOL when it is not JSON). */
+argot_status argot__op_json(argot_client *c, argot__request *r, json_t **root);
+
+/* ---- client copies for worker threads (client.c) ---- */
+/* A new client with src's configuration (key, URL, headers, timeout, retry), no log. */
+argot_status argot__client_clone(argot_client **out, const argot_client *src);
+/* Copies src's last-error record (strings included) into dst. */
+void argot__error_copy(argot_client *dst, const argot_client *src);
+
 /* ---- JSON decoding (json.c) ---- */
+argot_status argot__upload_from_json(argot_upload *u, json_t *obj);
+void argot__upload_clear(argot_upload *u);
+argot_status argot__part_from_json(argot_upload_part *p, json_t *obj);
 argot_status argot__json_parse(json_t **out, const char *text, size_t len);
 argot_status argot__file_from_json(argot_file *f, json_t *obj);
 void argot__file_clear(argot_file *f);

@@ -175,3 +175,92 @@ void argot__error_parse_body(argot_client *c)
     c->err.code = c->e_code;
     json_decref(root);
 }
+
+/* ---- Uploads ---- */
+
+void argot__upload_clear(argot_upload *u)
+{
+    if (u == NULL)
+        return;
+    free(u->id);
+    free(u->object);
+    free(u->filename);
+    free(u->purpose);
+    free(u->status);
+    argot_file_free(u->file);
+    free(u->json);
+    memset(u, 0, sizeof(*u));
+}
+
+/* The nested File of a completed upload: absent or null gives NULL. */
+static argot_status upload_file(argot_upload *u, json_t *obj)
+{
+    json_t *v = json_object_get(obj, "file");
+    argot_status st;
+
+    if (v == NULL || json_is_null(v))
+        return ARGOT_OK;
+    u->file = calloc(1, sizeof(*u->file));
+    if (u->file == NULL)
+        return ARGOT_E_NOMEM;
+    st = argot__file_from_json(u->file, v);
+    if (st != ARGOT_OK) {
+        free(u->file);
+        u->file = NULL;
+        return st;
+    }
+    u->file->json = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    return u->file->json != NULL ? ARGOT_OK : ARGOT_E_NOMEM;
+}
+
+argot_status argot__upload_from_json(argot_upload *u, json_t *obj)
+{
+    argot_status st;
+
+    memset(u, 0, sizeof(*u));
+    if (!json_is_object(obj))
+        return ARGOT_E_PROTOCOL;
+    st = req_str(&u->id, obj, "id");
+    if (st == ARGOT_OK)
+        st = opt_str(&u->object, obj, "object");
+    if (st == ARGOT_OK)
+        st = opt_int(&u->bytes, obj, "bytes", 1);
+    if (st == ARGOT_OK)
+        st = opt_int(&u->created_at, obj, "created_at", 1);
+    if (st == ARGOT_OK)
+        st = opt_str(&u->filename, obj, "filename");
+    if (st == ARGOT_OK)
+        st = opt_str(&u->purpose, obj, "purpose");
+    if (st == ARGOT_OK)
+        st = req_str(&u->status, obj, "status");
+    if (st == ARGOT_OK)
+        st = opt_int(&u->expires_at, obj, "expires_at", 0);
+    if (st == ARGOT_OK)
+        st = upload_file(u, obj);
+    if (st != ARGOT_OK)
+        argot__upload_clear(u);
+    return st;
+}
+
+argot_status argot__part_from_json(argot_upload_part *p, json_t *obj)
+{
+    argot_status st;
+
+    memset(p, 0, sizeof(*p));
+    if (!json_is_object(obj))
+        return ARGOT_E_PROTOCOL;
+    st = req_str(&p->id, obj, "id");
+    if (st == ARGOT_OK)
+        st = opt_str(&p->object, obj, "object");
+    if (st == ARGOT_OK)
+        st = opt_int(&p->created_at, obj, "created_at", 0);
+    if (st == ARGOT_OK)
+        st = opt_str(&p->upload_id, obj, "upload_id");
+    if (st != ARGOT_OK) {
+        free(p->id);
+        free(p->object);
+        free(p->upload_id);
+        memset(p, 0, sizeof(*p));
+    }
+    return st;
+}

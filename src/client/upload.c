@@ -24,14 +24,8 @@ static void size_from_fd(argot__upload *up, int64_t declared)
     up->rewindable = up->seekable;
 }
 
-argot_status argot__upload_open(argot__upload *up, const argot_create_file_request *req)
+static argot_status open_source(argot__upload *up, const argot_upload_source *src)
 {
-    const argot_upload_source *src = &req->file;
-
-    memset(up, 0, sizeof(*up));
-    up->req = req;
-    up->fd = -1;
-    up->size = -1;
     switch (src->kind) {
     case ARGOT_SOURCE_PATH:
         if (src->path == NULL)
@@ -68,6 +62,75 @@ argot_status argot__upload_open(argot__upload *up, const argot_create_file_reque
     return ARGOT_E_INVALID;
 }
 
+static const char *base_name(const char *path)
+{
+    const char *s = strrchr(path, '/');
+    return s != NULL ? s + 1 : path;
+}
+
+static void upload_init(argot__upload *up, const argot_upload_source *src)
+{
+    memset(up, 0, sizeof(*up));
+    up->src = src;
+    up->fd = -1;
+    up->size = -1;
+    up->field = "file";
+    up->name = "upload";
+    if (src->kind == ARGOT_SOURCE_PATH && src->path != NULL && base_name(src->path)[0] != '\0')
+        up->name = base_name(src->path);
+}
+
+argot_status argot__upload_open(argot__upload *up, const argot_create_file_request *req)
+{
+    upload_init(up, &req->file);
+    up->req = req;
+    if (req->filename != NULL && req->filename[0] != '\0')
+        up->name = req->filename;
+    return open_source(up, &req->file);
+}
+
+/* Restricts an opened PATH/FD source to [offset, offset + length) of a regular file. */
+static argot_status set_range(argot__upload *up, uint64_t offset, int64_t length)
+{
+    struct stat sb;
+
+    if (fstat(up->fd, &sb) != 0) {
+        up->io_errno = errno;
+        return ARGOT_E_IO;
+    }
+    if (!S_ISREG(sb.st_mode) || offset > (uint64_t)sb.st_size)
+        return ARGOT_E_INVALID;
+    if (length < 0)
+        length = (int64_t)((uint64_t)sb.st_size - offset);
+    if ((uint64_t)length > (uint64_t)sb.st_size - offset)
+        return ARGOT_E_INVALID;
+    up->ranged = 1;
+    up->range_off = offset;
+    up->size = length;
+    up->rewindable = 1;
+    return ARGOT_OK;
+}
+
+argot_status argot__upload_open_part(argot__upload *up,
+                                     const argot_upload_source *src,
+                                     uint64_t offset,
+                                     int64_t length)
+{
+    argot_status st;
+    int file_kind = src->kind == ARGOT_SOURCE_PATH || src->kind == ARGOT_SOURCE_FD;
+
+    upload_init(up, src);
+    up->field = "data";
+    if (src->kind != ARGOT_SOURCE_PATH)
+        up->name = "blob";
+    if (!file_kind && (offset != 0 || length >= 0))
+        return ARGOT_E_INVALID;
+    st = open_source(up, src);
+    if (st == ARGOT_OK && file_kind && (offset != 0 || length >= 0))
+        st = set_range(up, offset, length);
+    return st;
+}
+
 void argot__upload_close(argot__upload *up)
 {
     if (up->own_fd && up->fd >= 0)
@@ -79,8 +142,17 @@ void argot__upload_close(argot__upload *up)
 static size_t read_fd(argot__upload *up, char *buf, size_t len)
 {
     ssize_t n;
+    uint64_t left = (uint64_t)up->size - up->pos;
+
+    if (up->ranged && len > left)
+        len = (size_t)left;
+    if (up->ranged && len == 0)
+        return 0;
     do {
-        n = read(up->fd, buf, len);
+        if (up->ranged)
+            n = pread(up->fd, buf, len, (off_t)(up->range_off + up->pos));
+        else
+            n = read(up->fd, buf, len);
     } while (n < 0 && errno == EINTR);
     if (n < 0) {
         up->io_errno = errno;
@@ -92,7 +164,7 @@ static size_t read_fd(argot__upload *up, char *buf, size_t len)
 static size_t on_read(char *buf, size_t size, size_t nitems, void *ud)
 {
     argot__upload *up = ud;
-    const argot_upload_source *src = &up->req->file;
+    const argot_upload_source *src = up->src;
     size_t len = size * nitems, n;
 
     switch (src->kind) {
@@ -121,8 +193,14 @@ static size_t on_read(char *buf, size_t size, size_t nitems, void *ud)
 
 static int seek_to(argot__upload *up, uint64_t offset)
 {
-    const argot_upload_source *src = &up->req->file;
+    const argot_upload_source *src = up->src;
 
+    if (up->ranged) {
+        if (offset > (uint64_t)up->size)
+            return -1;
+        up->pos = offset;
+        return 0;
+    }
     switch (src->kind) {
     case ARGOT_SOURCE_MEMORY:
         if (offset > src->len)
@@ -157,21 +235,6 @@ int argot__upload_rewind(argot__upload *up)
     return seek_to(up, 0);
 }
 
-static const char *base_name(const char *path)
-{
-    const char *s = strrchr(path, '/');
-    return s != NULL ? s + 1 : path;
-}
-
-static const char *upload_name(const argot_create_file_request *req)
-{
-    if (req->filename != NULL && req->filename[0] != '\0')
-        return req->filename;
-    if (req->file.kind == ARGOT_SOURCE_PATH && base_name(req->file.path)[0] != '\0')
-        return base_name(req->file.path);
-    return "upload";
-}
-
 static argot_status add_field(curl_mime *mime, const char *name, const char *value)
 {
     curl_mimepart *p = curl_mime_addpart(mime);
@@ -186,8 +249,8 @@ static argot_status add_file_part(curl_mime *mime, argot__upload *up)
     curl_mimepart *p = curl_mime_addpart(mime);
     curl_off_t size = up->size >= 0 ? (curl_off_t)up->size : -1;
 
-    if (p == NULL || curl_mime_name(p, "file") != CURLE_OK ||
-        curl_mime_filename(p, upload_name(up->req)) != CURLE_OK ||
+    if (p == NULL || curl_mime_name(p, up->field) != CURLE_OK ||
+        curl_mime_filename(p, up->name) != CURLE_OK ||
         curl_mime_type(p, "application/octet-stream") != CURLE_OK ||
         curl_mime_data_cb(p, size, on_read, on_seek, NULL, up) != CURLE_OK)
         return ARGOT_E_NOMEM;
@@ -199,13 +262,14 @@ argot_status argot__upload_mime(curl_mime **out, CURL *curl, argot__upload *up)
     const argot_create_file_request *req = up->req;
     curl_mime *mime = curl_mime_init(curl);
     char secs[32];
-    argot_status st;
+    argot_status st = ARGOT_OK;
 
     *out = mime;
     if (mime == NULL)
         return ARGOT_E_NOMEM;
-    st = add_field(mime, "purpose", req->purpose);
-    if (st == ARGOT_OK && req->expires_after > 0) {
+    if (req != NULL)
+        st = add_field(mime, "purpose", req->purpose);
+    if (st == ARGOT_OK && req != NULL && req->expires_after > 0) {
         snprintf(secs, sizeof(secs), "%lld", (long long)req->expires_after);
         st = add_field(mime, "expires_after[anchor]", "created_at");
         if (st == ARGOT_OK)

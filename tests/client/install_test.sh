@@ -8,7 +8,7 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/argot-install-XXXXXX")
 mpid=
 trap '[ -n "$mpid" ] && kill "$mpid" 2>/dev/null; rm -rf "$T"' EXIT
 cmake --install "$B" --prefix "$T/prefix" >/dev/null
-for f in include/argot/argot.h include/argot/client.h include/argot/files.h \
+for f in include/argot/argot.h include/argot/client.h include/argot/files.h include/argot/uploads.h \
     include/argot/error.h include/argot/version.h; do
     [ -f "$T/prefix/$f" ] || { echo "missing $f"; exit 1; }
 done

@@ -19,9 +19,20 @@
  * The store starts with five canned files (created_at 1700000001..5) and accepts uploads up
  * to 64 MiB, kept in memory; ids are file-mock0001.. in upload order, created_at 1700000100+.
  * Authorization: none -> 401 (missing key); "Bearer sk-wrong" -> 401 invalid_api_key.
+ *
+ * Uploads API (/v1/uploads, /parts, /complete, /cancel): uploads are upload_mock0001.., parts
+ * part_mock000001.., created_at 1700000200+, kept in memory; complete checks the part ids, the
+ * total size and the md5 (when sent) and adds the File. Every part attempt is counted under the
+ * stats key `up:<filename>:parts` and, when its first 8 bytes are alphanumeric (the tests tag
+ * each part that way), under `up:<filename>:<those 8 bytes>`; complete and cancel under
+ * `up:<filename>:complete|cancel`. Fault injection by file name: an upload named
+ * `failpart_<TAG>_<N>...` answers 503 to the first N attempts of the part starting with TAG.
  */
 #define _GNU_SOURCE /* memmem, strcasestr, nftw */
 #include "common/buf.h"
+
+#include <jansson.h>
+#include <openssl/evp.h>
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -38,10 +49,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_HEAD  65536
-#define MAX_BODY  (64u * 1024u * 1024u)
-#define MAX_FILES 256
-#define MAX_KEYS  256
+#define MAX_HEAD    65536
+#define MAX_BODY    (64u * 1024u * 1024u)
+#define MAX_FILES   256
+#define MAX_KEYS    256
+#define MAX_UPLOADS 64
+#define MAX_PARTS   512
 
 typedef struct mfile {
     char id[32];
@@ -59,6 +72,28 @@ typedef struct keystat {
     argot_buf gaps;
     char last_request[4096];
 } keystat;
+
+typedef struct mpart {
+    char id[32];
+    char *data;
+    size_t len;
+} mpart;
+
+typedef struct mupload {
+    char id[32];
+    char filename[256];
+    char purpose[64];
+    long long bytes, created_at, expires_after;
+    const char *status; /* pending, completed, cancelled */
+    mpart parts[MAX_PARTS];
+    int nparts;
+    int failed; /* 503s answered by fault injection */
+    int file;   /* index in files[] once completed, else -1 */
+} mupload;
+
+static mupload up_store[MAX_UPLOADS];
+static int nup;
+static int nparts_total;
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t rid_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -523,8 +558,284 @@ static int auth_ok(req *r)
     return 1;
 }
 
+/* ---- Uploads API ---- */
+
+static keystat *key_get(const char *key);
+
+/* Counts one attempt under "up:<filename>:<what>" (mu held). */
+static void up_count(const mupload *u, const char *what)
+{
+    char key[128];
+    snprintf(key, sizeof(key), "up:%.80s:%.30s", u->filename, what);
+    key_get(key)->attempts++;
+}
+
+static void upload_json(argot_buf *b, const mupload *u)
+{
+    argot_buf_printf(b,
+                     "{\"id\":\"%s\",\"object\":\"upload\",\"bytes\":%lld,\"created_at\":%lld,"
+                     "\"filename\":",
+                     u->id, u->bytes, u->created_at);
+    argot_buf_put_json_str(b, u->filename, strlen(u->filename));
+    argot_buf_puts(b, ",\"purpose\":");
+    argot_buf_put_json_str(b, u->purpose, strlen(u->purpose));
+    argot_buf_printf(b, ",\"status\":\"%s\",\"expires_at\":%lld", u->status, u->created_at + 3600);
+    if (u->file >= 0) {
+        argot_buf_puts(b, ",\"file\":");
+        file_json(b, &files[u->file]);
+    }
+    argot_buf_putc(b, '}');
+}
+
+static int respond_upload(req *r, const mupload *u)
+{
+    argot_buf b = ARGOT_BUF_INIT(1 << 20);
+    upload_json(&b, u);
+    pthread_mutex_unlock(&mu);
+    return respond_buf(r, &b);
+}
+
+static int bad_request(req *r, const char *msg, const char *param)
+{
+    return respond_error(r, 400, NULL, msg, "invalid_request_error", param, NULL);
+}
+
+static const char *jstr(json_t *o, const char *k)
+{
+    return json_string_value(json_object_get(o, k));
+}
+
+static int up_create(req *r)
+{
+    json_t *o = json_loadb(r->body.ptr ? r->body.ptr : "", r->body.len, 0, NULL);
+    json_t *ea = json_object_get(o, "expires_after");
+    mupload *u;
+    int rc;
+
+    if (o == NULL || jstr(o, "filename") == NULL || jstr(o, "purpose") == NULL ||
+        jstr(o, "mime_type") == NULL || !json_is_integer(json_object_get(o, "bytes"))) {
+        json_decref(o);
+        return bad_request(r, "filename, purpose, bytes and mime_type are required", NULL);
+    }
+    pthread_mutex_lock(&mu);
+    if (nup == MAX_UPLOADS) {
+        pthread_mutex_unlock(&mu);
+        json_decref(o);
+        return bad_request(r, "too many uploads", NULL);
+    }
+    u = &up_store[nup++];
+    snprintf(u->id, sizeof(u->id), "upload_mock%04d", nup);
+    snprintf(u->filename, sizeof(u->filename), "%s", jstr(o, "filename"));
+    snprintf(u->purpose, sizeof(u->purpose), "%s", jstr(o, "purpose"));
+    u->bytes = (long long)json_integer_value(json_object_get(o, "bytes"));
+    u->created_at = 1700000200 + nup;
+    u->expires_after =
+        ea != NULL ? (long long)json_integer_value(json_object_get(ea, "seconds")) : 0;
+    u->status = "pending";
+    u->file = -1;
+    json_decref(o);
+    up_count(u, "create");
+    rc = respond_upload(r, u);
+    return rc;
+}
+
+/* Fault injection: "failpart_<TAG>_<N>" fails the first N attempts of the part tagged TAG. */
+static int should_fail(mupload *u, const char *data, size_t len)
+{
+    char tag[32];
+    int n;
+    if (sscanf(u->filename, "failpart_%31[^_]_%d", tag, &n) != 2)
+        return 0;
+    if (len < strlen(tag) || memcmp(data, tag, strlen(tag)) != 0 || u->failed >= n)
+        return 0;
+    u->failed++;
+    return 1;
+}
+
+static void count_part(mupload *u, const char *data, size_t len)
+{
+    char tag[9];
+    size_t i;
+    up_count(u, "parts");
+    for (i = 0; i < 8 && i < len; i++) {
+        if (!((data[i] >= '0' && data[i] <= '9') || (data[i] >= 'A' && data[i] <= 'Z') ||
+              (data[i] >= 'a' && data[i] <= 'z')))
+            return;
+        tag[i] = data[i];
+    }
+    if (i < 8)
+        return;
+    tag[8] = '\0';
+    up_count(u, tag);
+}
+
+static int up_part(req *r, mupload *u)
+{
+    size_t len;
+    const char *data = part(r, "data", &len, NULL, 0);
+    mpart *p;
+    argot_buf b = ARGOT_BUF_INIT(1 << 20);
+
+    if (data == NULL) {
+        pthread_mutex_unlock(&mu);
+        return bad_request(r, "'data' is a required property", "data");
+    }
+    count_part(u, data, len);
+    if (strcmp(u->status, "pending") != 0 || u->nparts == MAX_PARTS) {
+        pthread_mutex_unlock(&mu);
+        return bad_request(r, "Upload is not pending", NULL);
+    }
+    if (should_fail(u, data, len)) {
+        pthread_mutex_unlock(&mu);
+        return respond_error(r, 503, NULL, "Injected part failure", "server_error", NULL, NULL);
+    }
+    p = &u->parts[u->nparts++];
+    snprintf(p->id, sizeof(p->id), "part_mock%06d", ++nparts_total);
+    p->data = malloc(len + 1);
+    memcpy(p->data, data, len);
+    p->len = len;
+    argot_buf_printf(&b,
+                     "{\"id\":\"%s\",\"object\":\"upload.part\",\"created_at\":%lld,"
+                     "\"upload_id\":\"%s\"}",
+                     p->id, u->created_at + 1, u->id);
+    pthread_mutex_unlock(&mu);
+    return respond_buf(r, &b);
+}
+
+static mpart *find_part(mupload *u, const char *id)
+{
+    int i;
+    for (i = 0; id != NULL && i < u->nparts; i++)
+        if (strcmp(u->parts[i].id, id) == 0)
+            return &u->parts[i];
+    return NULL;
+}
+
+/* Concatenates the parts named in ids into buf; returns the size, or -1 for an unknown id. */
+static long long join_parts(mupload *u, json_t *ids, char *buf)
+{
+    size_t i;
+    long long total = 0;
+    for (i = 0; i < json_array_size(ids); i++) {
+        mpart *p = find_part(u, json_string_value(json_array_get(ids, i)));
+        if (p == NULL)
+            return -1;
+        if (buf != NULL)
+            memcpy(buf + total, p->data, p->len);
+        total += (long long)p->len;
+    }
+    return total;
+}
+
+static void md5_hex(const char *data, size_t len, char *hex)
+{
+    unsigned char d[EVP_MAX_MD_SIZE];
+    unsigned int n = 0, i;
+    EVP_Digest(data, len, d, &n, EVP_md5(), NULL);
+    for (i = 0; i < n; i++)
+        snprintf(hex + 2 * i, 3, "%02x", d[i]);
+}
+
+static int add_completed_file(mupload *u, char *data)
+{
+    mfile *f;
+    if (nfiles == MAX_FILES)
+        return -1;
+    f = &files[nfiles];
+    snprintf(f->id, sizeof(f->id), "file-mock%04d", ++uploads);
+    snprintf(f->filename, sizeof(f->filename), "%s", u->filename);
+    snprintf(f->purpose, sizeof(f->purpose), "%s", u->purpose);
+    f->bytes = u->bytes;
+    f->created_at = u->created_at;
+    f->expires_at = u->expires_after > 0 ? u->created_at + u->expires_after : -1;
+    f->data = data;
+    u->file = nfiles++;
+    u->status = "completed";
+    return 0;
+}
+
+static int up_complete(req *r, mupload *u)
+{
+    json_t *o = json_loadb(r->body.ptr ? r->body.ptr : "", r->body.len, 0, NULL);
+    json_t *ids = json_object_get(o, "part_ids");
+    const char *md5 = jstr(o, "md5");
+    char hex[64] = "", *data = NULL;
+    const char *err = NULL;
+    long long total;
+
+    up_count(u, "complete");
+    total = json_is_array(ids) ? join_parts(u, ids, NULL) : -1;
+    if (strcmp(u->status, "pending") != 0)
+        err = "Upload is not pending";
+    else if (total < 0)
+        err = "part_ids must name parts of this upload";
+    else if (total != u->bytes)
+        err = "The parts do not add up to the declared bytes";
+    if (err == NULL && (data = malloc((size_t)total + 1)) != NULL)
+        join_parts(u, ids, data);
+    if (err == NULL && md5 != NULL && (md5_hex(data, (size_t)total, hex), strcmp(hex, md5) != 0))
+        err = "md5 mismatch";
+    if (err == NULL && add_completed_file(u, data) != 0)
+        err = "store full";
+    json_decref(o);
+    if (err != NULL) {
+        free(data);
+        pthread_mutex_unlock(&mu);
+        return bad_request(r, err, NULL);
+    }
+    return respond_upload(r, u);
+}
+
+static int up_cancel(req *r, mupload *u)
+{
+    up_count(u, "cancel");
+    if (strcmp(u->status, "pending") != 0) {
+        pthread_mutex_unlock(&mu);
+        return bad_request(r, "Upload is not pending", NULL);
+    }
+    u->status = "cancelled";
+    return respond_upload(r, u);
+}
+
+static int route_uploads(req *r, const char *rest)
+{
+    char id[64], op[32] = "";
+    mupload *u = NULL;
+    int i;
+
+    if (strcmp(r->method, "POST") != 0)
+        return respond_error(r, 405, NULL, "Method not allowed", "invalid_request_error", NULL,
+                             NULL);
+    if (*rest == '\0')
+        return up_create(r);
+    if (sscanf(rest, "/%63[^/]/%31s", id, op) != 2)
+        return respond_error(r, 404, NULL, "Unknown route", "invalid_request_error", NULL, NULL);
+    pthread_mutex_lock(&mu);
+    for (i = 0; i < nup; i++)
+        if (strcmp(up_store[i].id, id) == 0)
+            u = &up_store[i];
+    if (u == NULL) {
+        char msg[128];
+        pthread_mutex_unlock(&mu);
+        snprintf(msg, sizeof(msg), "No such Upload object: %s", id);
+        return respond_error(r, 404, NULL, msg, "invalid_request_error", "upload_id", NULL);
+    }
+    if (strcmp(op, "parts") == 0)
+        return up_part(r, u);
+    if (strcmp(op, "complete") == 0)
+        return up_complete(r, u);
+    if (strcmp(op, "cancel") == 0)
+        return up_cancel(r, u);
+    pthread_mutex_unlock(&mu);
+    return respond_error(r, 404, NULL, "Unknown route", "invalid_request_error", NULL, NULL);
+}
+
 static int route(req *r, const char *api)
 {
+    if (strncmp(api, "/v1/uploads", 11) == 0 && auth_ok(r))
+        return route_uploads(r, api + 11);
+    if (strncmp(api, "/v1/uploads", 11) == 0)
+        return 0;
     if (strncmp(api, "/v1/files", 9) != 0)
         return respond_error(r, 404, NULL, "Unknown route", "invalid_request_error", NULL, NULL);
     if (!auth_ok(r))

@@ -338,13 +338,169 @@ static void test_server_errors(void **state)
     argot_client_free(c);
 }
 
+/* ---- Uploads API (skipped while argotd has no /v1/uploads) ---- */
+
+/* Writes size pseudo-random, position-dependent bytes to path. */
+static void write_random(const char *path, uint64_t size)
+{
+    static unsigned char buf[1 << 16];
+    uint64_t x = 0x9e3779b97f4a7c15u, done = 0;
+    FILE *f = fopen(path, "wb");
+    size_t i, n;
+
+    assert_non_null(f);
+    while (done < size) {
+        n = size - done < sizeof(buf) ? (size_t)(size - done) : sizeof(buf);
+        for (i = 0; i < n; i++) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            buf[i] = (unsigned char)x;
+        }
+        assert_int_equal(fwrite(buf, 1, n, f), n);
+        done += n;
+    }
+    assert_int_equal(fclose(f), 0);
+}
+
+static int same_files(const char *a, const char *b)
+{
+    static char ba[1 << 16], bb[1 << 16];
+    FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
+    size_t na, nb;
+    int same = fa != NULL && fb != NULL;
+
+    while (same) {
+        na = fread(ba, 1, sizeof(ba), fa);
+        nb = fread(bb, 1, sizeof(bb), fb);
+        same = na == nb && memcmp(ba, bb, na) == 0;
+        if (na == 0)
+            break;
+    }
+    if (fa != NULL)
+        fclose(fa);
+    if (fb != NULL)
+        fclose(fb);
+    return same;
+}
+
+static int uploads_missing(argot_client *c)
+{
+    argot_create_upload_request cr = ARGOT_CREATE_UPLOAD_REQUEST_INIT;
+    argot_cancel_upload_request cc = ARGOT_CANCEL_UPLOAD_REQUEST_INIT;
+    argot_upload *u = NULL, *done = NULL;
+    argot_status st;
+
+    cr.filename = "probe.jsonl";
+    cr.purpose = "fine-tune";
+    cr.bytes = 8;
+    cr.mime_type = "text/jsonl";
+    st = argot_uploads_create(&u, c, &cr, NULL);
+    if (st == ARGOT_E_NOT_FOUND ||
+        (st == ARGOT_E_HTTP && argot_client_last_error(c)->http_status == 405))
+        return 1;
+    assert_int_equal(st, ARGOT_OK);
+    assert_string_equal(u->status, "pending");
+    assert_int_equal(u->expires_at, u->created_at + 3600);
+    assert_null(u->file);
+    cc.upload_id = u->id;
+    assert_int_equal(argot_uploads_cancel(&done, c, &cc, NULL), ARGOT_OK);
+    assert_string_equal(done->status, "cancelled");
+    argot_upload_free(done);
+    argot_upload_free(u);
+    return 0;
+}
+
+static void test_uploads_parallel(void **state)
+{
+    argot_client *c = client_with_key(key);
+    argot_upload_file_request ur = ARGOT_UPLOAD_FILE_REQUEST_INIT;
+    argot_download_file_request dr = ARGOT_DOWNLOAD_FILE_REQUEST_INIT;
+    argot_upload *u = NULL;
+    char dir[512], src[1024], dst[1024];
+    const uint64_t size = (uint64_t)24 * 1024 * 1024 + 123;
+    (void)state;
+
+    if (uploads_missing(c)) {
+        argot_client_free(c);
+        skip();
+    }
+    assert_int_equal(th_tmpdir(dir, sizeof(dir), "argotd-uploads"), 0);
+    snprintf(src, sizeof(src), "%s/big.bin", dir);
+    snprintf(dst, sizeof(dst), "%s/big.out", dir);
+    write_random(src, size);
+    ur.path = src;
+    ur.purpose = "assistants";
+    ur.part_size = (uint64_t)4 * 1024 * 1024;
+    ur.parallel = 4;
+    assert_int_equal(argot_uploads_upload_file(&u, c, &ur, NULL), ARGOT_OK);
+    assert_string_equal(u->status, "completed");
+    assert_non_null(u->file);
+    assert_int_equal(u->file->bytes, (int64_t)size);
+    assert_string_equal(u->file->filename, "big.bin");
+    dr.file_id = u->file->id;
+    dr.sink.kind = ARGOT_SINK_PATH;
+    dr.sink.path = dst;
+    assert_int_equal(argot_files_download_file(NULL, c, &dr, NULL), ARGOT_OK);
+    assert_true(same_files(src, dst));
+    argot_upload_free(u);
+    th_rmtree(dir);
+    argot_client_free(c);
+}
+
+static void test_uploads_raw_errors(void **state)
+{
+    argot_client *c = client_with_key(key);
+    argot_create_upload_request cr = ARGOT_CREATE_UPLOAD_REQUEST_INIT;
+    argot_add_upload_part_request pr = ARGOT_ADD_UPLOAD_PART_REQUEST_INIT;
+    argot_complete_upload_request cc = ARGOT_COMPLETE_UPLOAD_REQUEST_INIT;
+    argot_upload *u = NULL, *done = NULL;
+    argot_upload_part *p = NULL;
+    const char *ids[1];
+    (void)state;
+
+    if (uploads_missing(c)) {
+        argot_client_free(c);
+        skip();
+    }
+    cr.filename = "raw.jsonl";
+    cr.purpose = "fine-tune";
+    cr.bytes = 8;
+    cr.mime_type = "text/jsonl";
+    assert_int_equal(argot_uploads_create(&u, c, &cr, NULL), ARGOT_OK);
+    pr.upload_id = u->id;
+    pr.data.kind = ARGOT_SOURCE_MEMORY;
+    pr.data.data = "{\"a\":1}\n";
+    pr.data.len = 8;
+    assert_int_equal(argot_uploads_add_part(&p, c, &pr, NULL), ARGOT_OK);
+    assert_string_equal(p->upload_id, u->id);
+    ids[0] = p->id;
+    cc.upload_id = u->id;
+    cc.part_ids = ids;
+    cc.part_count = 1;
+    cc.md5 = "00000000000000000000000000000000";
+    assert_int_not_equal(argot_uploads_complete(&done, c, &cc, NULL), ARGOT_OK);
+    assert_int_equal(argot_client_last_error(c)->http_status, 400);
+    cc.md5 = NULL;
+    assert_int_equal(argot_uploads_complete(&done, c, &cc, NULL), ARGOT_OK);
+    assert_string_equal(done->status, "completed");
+    assert_int_equal(done->file->bytes, 8);
+    assert_non_null(strstr(done->json, done->file->id));
+    argot_upload_part_free(p);
+    pr.upload_id = "upload_00000000000000000000000000000000";
+    assert_int_equal(argot_uploads_add_part(&p, c, &pr, NULL) == ARGOT_OK, 0);
+    argot_upload_part_free(p);
+    argot_upload_free(done);
+    argot_upload_free(u);
+    argot_client_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_upload_every_source),
-        cmocka_unit_test(test_download_every_sink),
-        cmocka_unit_test(test_retrieve_list_delete),
-        cmocka_unit_test(test_server_errors),
+        cmocka_unit_test(test_upload_every_source),  cmocka_unit_test(test_download_every_sink),
+        cmocka_unit_test(test_retrieve_list_delete), cmocka_unit_test(test_server_errors),
+        cmocka_unit_test(test_uploads_parallel),     cmocka_unit_test(test_uploads_raw_errors),
     };
     if (access(ARGOTD_PATH, X_OK) != 0) {
         printf("argotd not built (%s): skipped\n", ARGOTD_PATH);

@@ -1,0 +1,1 @@
+$ARGOT uploads cancel upload_x --md5 00

@@ -1,0 +1,1 @@
+$ARGOT uploads create --filename a.jsonl --purpose batch
