@@ -32,6 +32,14 @@ asan:
 	@cmake --build --preset asan -j $(JOBS)
 	@cd build-asan && ctest --output-on-failure -j $(JOBS) --timeout 900
 
+# ThreadSanitizer build; runs only the tests labelled `concurrency` (any TSan report fails them).
+tsan:
+	@scripts/deps.sh
+	@cmake --preset tsan >/dev/null
+	@cmake --build --preset tsan -j $(JOBS)
+	@cd build-tsan && TSAN_OPTIONS="halt_on_error=1 $(TSAN_OPTIONS)" ctest --output-on-failure \
+		-j $(JOBS) --timeout 900 -L concurrency
+
 install: build
 	cmake --install $(BUILD_DIR) --prefix $(PREFIX)
 
@@ -43,3 +51,13 @@ format-check:
 
 clean:
 	rm -rf $(BUILD_DIR) build-asan build-tsan build-fuzz
+
+# Benchmarks (bench/run, issue 6): not part of `make test`. `bench` installs what it needs,
+# runs every scenario (~15 min) and rewrites docs/benchmarks.md + docs/benchmarks.png;
+# `bench-smoke` runs each scenario once with tiny sizes (~30 s) and writes nothing in the tree.
+.PHONY: bench-smoke
+bench:
+	@bench/run
+
+bench-smoke:
+	@bench/run --smoke

@@ -16,6 +16,7 @@
 
 #include "server/app.h"
 #include "server/config.h"
+#include "server/fsck.h"
 #include "server/http/server.h"
 #include "server/keys.h"
 #include "server/log.h"
@@ -179,6 +180,8 @@ int main(int argc, char **argv)
     }
     if (argc > 1 && !strcmp(argv[1], "keys"))
         return keys_main(argc - 2, argv + 2, open_meta);
+    if (argc > 1 && !strcmp(argv[1], "fsck"))
+        return fsck_main(argc - 2, argv + 2);
     int argi = 1;
     if (argc > 1 && !strcmp(argv[1], "serve"))
         argi = 2;

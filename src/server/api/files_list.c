@@ -9,9 +9,9 @@
 #include <string.h>
 
 #include "server/api/api.h"
+#include "server/api/list_params.h"
 #include "server/http/router.h"
 
-#define LIST_MAX_LIMIT 10000
 /* 10000 files with long escaped names stay below this; typical pages are ~250 B a file. */
 #define LIST_MAX_BODY (96u << 20)
 
@@ -33,48 +33,6 @@ static int on_file(const meta_file *f, void *ud)
     return api_file_json(&p->b, f) ? 1 : 0;
 }
 
-static int parse_limit(http_req *r, int *out)
-{
-    const char *v = http_query(r, "limit");
-    *out = LIST_MAX_LIMIT;
-    if (!v)
-        return 0;
-    char *end;
-    errno = 0;
-    long long n = strtoll(v, &end, 10);
-    if (!*v || *end || errno) {
-        http_reply_invalid(r, "limit", "invalid_type",
-                           "Invalid 'limit': expected an integer, but got '%.64s' instead.", v);
-        return -1;
-    }
-    if (n < 1 || n > LIST_MAX_LIMIT) {
-        http_reply_invalid(r, "limit",
-                           n < 1 ? "integer_below_min_value" : "integer_above_max_value",
-                           "Invalid 'limit': integer %s value. Expected a value %s %d, but got "
-                           "%lld instead.",
-                           n < 1 ? "below minimum" : "above maximum",
-                           n < 1 ? ">=" : "<=", n < 1 ? 1 : LIST_MAX_LIMIT, n);
-        return -1;
-    }
-    *out = (int)n;
-    return 0;
-}
-
-static int parse_order(http_req *r, int *desc)
-{
-    const char *v = http_query(r, "order");
-    *desc = 1;
-    if (!v || !strcmp(v, "desc"))
-        return 0;
-    if (!strcmp(v, "asc")) {
-        *desc = 0;
-        return 0;
-    }
-    http_reply_invalid(r, "order", "invalid_value",
-                       "Invalid value: '%.64s'. Supported values are: 'asc' and 'desc'.", v);
-    return -1;
-}
-
 static int finish(http_req *r, page *p, int has_more)
 {
     int rc =
@@ -94,12 +52,14 @@ static void end(http_req *r)
 {
     meta_list_req q = {r->org, http_query(r, "purpose"), http_query(r, "after"), 1,
                        0,      app_now(r->app)};
-    if (parse_limit(r, &q.limit) || parse_order(r, &q.desc))
-        return;
-    if (q.after && (strlen(q.after) >= META_ID_MAX || !id_plausible(q.after))) {
-        http_reply_invalid(r, "after", NULL, "No such File object: %.64s", q.after);
+    list_params lp;
+    list_param_error err;
+    if (list_params_parse(http_query(r, "limit"), http_query(r, "order"), q.after, &lp, &err)) {
+        http_reply_invalid(r, err.param, err.code, "%s", err.message);
         return;
     }
+    q.limit = lp.limit;
+    q.desc = lp.desc;
     page p = {ARGOT_BUF_INIT(LIST_MAX_BODY), "", "", 0};
     int has_more = 0, rc = argot_buf_puts(&p.b, "{\"object\":\"list\",\"data\":[");
     meta_store *m = r->app->meta;

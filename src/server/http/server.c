@@ -11,14 +11,19 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "server/http/disposition.h"
 #include "server/http/http.h"
 #include "server/http/router.h"
 #include "server/log.h"
 #include "server/metrics.h"
 
-/* Per-connection read buffer: bounds memory per connection and sets the size of the body
- * pieces handed to handlers (and so of the blob writes). */
-#define CONN_MEMORY_LIMIT (256 * 1024)
+/* Per-connection memory pool: bounds memory per connection and sets the size of the body
+ * pieces handed to handlers (and so of the blob writes). libmicrohttpd 0.9.75 zeroes the whole
+ * pool between two requests of a keep-alive connection (MHD_pool_reset), so its size is paid on
+ * every request: 256 KiB cost 12% of the CPU of GET /v1/files/{id} (perf, docs/benchmarks.md);
+ * 64 KiB costs 3% and still gives body pieces of tens of KiB, far from the upload bottleneck
+ * (the fsyncs). */
+#define CONN_MEMORY_LIMIT (64 * 1024)
 /* After an early error reply, at most this much of the remaining body is read (and dropped)
  * so the client gets the reply; past it the connection is closed. */
 #define DISCARD_MAX (64u << 20)
@@ -205,35 +210,6 @@ int http_reply_internal(http_req *r, const char *what)
                             r->request_id);
 }
 
-/* RFC 6266 / 5987: an ASCII fallback with unsafe characters replaced, plus filename*=UTF-8''
- * with everything outside attr-char percent-encoded. CR, LF and NUL never reach the header. */
-static void content_disposition(const char *name, char *out, size_t cap)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    argot_buf b = ARGOT_BUF_INIT(cap - 1);
-    int rc = argot_buf_puts(&b, "attachment; filename=\"");
-    for (const unsigned char *p = (const unsigned char *)name; !rc && *p; p++) {
-        char c = (*p < 0x20 || *p >= 0x7f || *p == '"' || *p == '\\' || *p == '%') ? '_' : (char)*p;
-        rc = argot_buf_putc(&b, c);
-    }
-    rc = rc ? rc : argot_buf_puts(&b, "\"; filename*=UTF-8''");
-    for (const unsigned char *p = (const unsigned char *)name; !rc && *p; p++) {
-        int plain = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-                    (*p >= '0' && *p <= '9') || strchr("!#$&+-.^_`|~", *p);
-        if (plain)
-            rc = argot_buf_putc(&b, (char)*p);
-        else {
-            char e[4] = {'%', hex[*p >> 4], hex[*p & 15], 0};
-            rc = argot_buf_puts(&b, e);
-        }
-    }
-    if (rc || !b.ptr)
-        snprintf(out, cap, "attachment");
-    else
-        snprintf(out, cap, "%s", b.ptr);
-    argot_buf_free(&b);
-}
-
 int http_reply_fd(http_req *r, int fd, uint64_t size, const char *filename)
 {
     if (r->status) {
@@ -246,7 +222,7 @@ int http_reply_fd(http_req *r, int fd, uint64_t size, const char *filename)
         return -1;
     }
     char cd[4 * META_FILENAME_MAX + 64];
-    content_disposition(filename, cd, sizeof cd);
+    http_content_disposition(filename, cd, sizeof cd);
     add_common_headers(r, resp, "application/octet-stream");
     MHD_add_response_header(resp, "Content-Disposition", cd);
     return finish_reply(r, 200, resp, size);
@@ -345,8 +321,10 @@ static enum MHD_Result first_call(http_req *r, struct MHD_Connection *c, const c
     /* An early error (401, 404, 400) is normally answered after the body has been read and
      * dropped: clients that are still sending (node's fetch) see a reset connection, not the
      * error, if we answer and close first. A large declared body is not worth reading: the
-     * reply goes out at once and libmicrohttpd closes the connection without reading it. */
-    if (r->pending && r->has_body && cl > EARLY_DRAIN_MAX) {
+     * reply goes out at once and libmicrohttpd closes the connection without reading it.
+     * Server errors (a full disk, a failing store) are always drained (up to DISCARD_MAX):
+     * the client did nothing wrong and must get the JSON error, not a reset. */
+    if (r->pending && r->has_body && cl > EARLY_DRAIN_MAX && r->status < 500) {
         enum MHD_Result ok = MHD_queue_response(c, (unsigned)r->status, r->pending);
         MHD_destroy_response(r->pending);
         r->pending = NULL;
