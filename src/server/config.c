@@ -40,6 +40,8 @@ static const cfg_spec specs[] = {
      F(max_org_bytes), "storage quota: sum of an organization's live files"},
     {"max-batch-bytes", "ARGOT_MAX_BATCH_BYTES", CFG_INT, "104857600", 1, INT64_MAX,
      F(max_batch_bytes), "largest file of purpose batch"},
+    {"min-free-bytes", "ARGOT_MIN_FREE_BYTES", CFG_INT, "67108864", 0, INT64_MAX, F(min_free_bytes),
+     "uploads get 507 once less would stay free on the data dir's filesystem (room for deletes)"},
     {"max-connections", "ARGOT_MAX_CONNECTIONS", CFG_INT, "1024", 1, 65536, F(max_connections),
      "concurrent connections; more are refused"},
     {"connection-timeout", "ARGOT_CONNECTION_TIMEOUT", CFG_INT, "60", 1, 86400,

@@ -22,6 +22,7 @@ typedef struct cfg {
     int64_t max_part_bytes;
     int64_t max_org_bytes;
     int64_t max_batch_bytes;
+    int64_t min_free_bytes;
     int64_t max_connections;
     int64_t connection_timeout;
     int64_t sweep_interval;

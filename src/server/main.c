@@ -157,6 +157,7 @@ static int run_server(int argc, char **argv, int argi)
         fprintf(stderr, "argotd: cannot open the blob store in %s\n", c.data_dir);
         goto out;
     }
+    blob_local_set_min_free(a.blob, (uint64_t)c.min_free_bytes);
     if (metrics_new(&a.metrics))
         goto out;
     cfg_log_effective(&c);

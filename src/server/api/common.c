@@ -36,6 +36,10 @@ int api_reply_no_such_file(http_req *r)
 int api_reply_store_error(http_req *r, int rc, const char *what)
 {
     LOG(LOG_ERROR, "msg=\"metadata store error\" id=%s what=%s rc=%d", r->request_id, what, rc);
+    if (rc == META_E_NOSPC)
+        return http_reply_error(r, 507, "server_error", NULL, NULL,
+                                "The server has no storage space left. Please retry later or "
+                                "contact the operator.");
     if (rc == META_E_BUSY)
         return http_reply_error(r, 503, "server_error", NULL, NULL,
                                 "The server is overloaded right now. Please retry your request.");

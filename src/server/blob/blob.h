@@ -84,6 +84,9 @@ struct blob_writer {
 /* The local-disk backend rooted at dir (created 0700 if missing, with blobs/ and tmp/ inside).
  * Blob files are created 0600. */
 int blob_local_open(blob_store **out, const char *dir);
+/* Writes fail with BLOB_E_NOSPC once less than bytes would stay free on the filesystem
+ * (0: off). Keeps room for the metadata store so deletes can always free space. */
+void blob_local_set_min_free(blob_store *s, uint64_t bytes);
 
 /* Fills key (BLOB_KEY_LEN + 1 bytes) with a fresh random key. Returns 0 or BLOB_E_IO. */
 int blob_key_new(char key[BLOB_KEY_LEN + 1]);

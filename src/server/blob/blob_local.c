@@ -25,6 +25,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 enum { FAULT_WRITE, FAULT_FSYNC, FAULT_OPS };
@@ -38,11 +39,13 @@ typedef struct local_store {
     atomic_long fault_seen[FAULT_OPS];
     /* Set once blobs/xx is known to be durably linked into blobs/ by this process. */
     atomic_uchar fan_durable[256];
+    uint64_t min_free; /* writes fail with NOSPC when less would be left (0: off) */
 } local_store;
 
 typedef struct local_writer {
     blob_writer base;
     int fd;
+    uint64_t unchecked; /* bytes written since the last free-space check */
     char key[BLOB_KEY_LEN + 1];
 } local_writer;
 
@@ -258,6 +261,26 @@ static int lw_open(blob_store *bs, const char *key, blob_writer **out)
     return BLOB_OK;
 }
 
+/* The free-space reserve: uploads are refused (507) while the filesystem still has room, so
+ * the metadata store on the same disk can always commit deletes that free space. Checked at
+ * the first write and then every MiB (one fstatvfs). */
+#define FREE_CHECK_EVERY (1u << 20)
+
+static int reserve_ok(local_store *s, local_writer *w, size_t len)
+{
+    struct statvfs vfs;
+    if (!s->min_free)
+        return 1;
+    if (w->unchecked && w->unchecked + len < FREE_CHECK_EVERY) {
+        w->unchecked += len;
+        return 1;
+    }
+    w->unchecked = len ? len : 1;
+    if (fstatvfs(w->fd, &vfs) != 0)
+        return 1; /* no answer: let write(2) tell */
+    return (uint64_t)vfs.f_bavail * vfs.f_frsize >= s->min_free + len;
+}
+
 static int lw_write(blob_writer *bw, const void *data, size_t len)
 {
     local_writer *w = (local_writer *)bw;
@@ -266,6 +289,10 @@ static int lw_write(blob_writer *bw, const void *data, size_t len)
 
     if (!p && len)
         return BLOB_E_INVALID;
+    if (!reserve_ok(s, w, len)) {
+        errno = ENOSPC;
+        return BLOB_E_NOSPC;
+    }
     while (len > 0) {
         ssize_t n;
         if (fault_hit(s, FAULT_WRITE)) {
@@ -583,4 +610,10 @@ int blob_local_open(blob_store **out, const char *dir)
 out:
     ls_free(s ? &s->base : NULL);
     return rc;
+}
+
+void blob_local_set_min_free(blob_store *bs, uint64_t bytes)
+{
+    if (bs && bs->ops == &local_ops)
+        ((local_store *)bs)->min_free = bytes;
 }

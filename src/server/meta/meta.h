@@ -41,12 +41,13 @@ enum {
     META_E_NOTFOUND = -1,
     META_E_QUOTA = -2,   /* the change would push used + reserved past org_max */
     META_E_BUSY = -3,    /* the database stayed locked past the busy timeout */
-    META_E_IO = -4,      /* any other database failure (disk full, corruption, ...) */
+    META_E_IO = -4,      /* any other database failure (I/O error, corruption, ...) */
     META_E_INVALID = -5, /* malformed argument */
     META_E_NOMEM = -6,
     META_E_CONFLICT = -7, /* a unique id already exists */
     META_E_STATE = -8,    /* the upload is not pending (completed, cancelled or expired) */
     META_E_LIMIT = -9,    /* the parts would exceed the upload's declared bytes */
+    META_E_NOSPC = -10,   /* the database's filesystem is full */
 };
 
 typedef struct meta_file {

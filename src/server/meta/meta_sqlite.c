@@ -252,6 +252,8 @@ static int map_rc(int rc)
         return META_E_BUSY;
     case SQLITE_NOMEM:
         return META_E_NOMEM;
+    case SQLITE_FULL:
+        return META_E_NOSPC;
     case SQLITE_CONSTRAINT:
         if (rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT_UNIQUE)
             return META_E_CONFLICT;
