@@ -86,8 +86,8 @@ static char *make_file(const char *name, int nparts, size_t last, uint64_t *size
         for (j = 0; j < n; j++)
             buf[j] = (char)('a' + (j * 7 + (size_t)i * 13) % 26);
         if (n >= 8) {
-            char tag[9];
-            snprintf(tag, sizeof(tag), "P%07d", i + 1);
+            char tag[16]; /* "P" + 7 digits + NUL; room for any int */
+            snprintf(tag, sizeof(tag), "P%07d", (i + 1) % 10000000);
             memcpy(buf, tag, 8);
         }
         assert_int_equal(fwrite(buf, 1, n, f), n);
