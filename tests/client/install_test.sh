@@ -17,7 +17,7 @@ pc=$(find "$T/prefix" -name argot.pc)
 ls "$(dirname "$(dirname "$pc")")"/libargot.so.0 "$(dirname "$(dirname "$pc")")"/libargot.a >/dev/null
 export PKG_CONFIG_PATH="$(dirname "$pc")"
 mkdir "$T/out"
-make -s -C "$S/examples" OUT="$T/out" >/dev/null
+make -s -C "$S/examples" OUT="$T/out" CFLAGS="${EXAMPLE_CFLAGS:--std=c11 -Wall -Wextra -O2}" >/dev/null
 LD_LIBRARY_PATH="$(dirname "$(dirname "$pc")")"
 export LD_LIBRARY_PATH
 ldd "$T/out/list_files" | grep -q "$T/prefix" || { echo "not linked to the installed copy"; exit 1; }
