@@ -94,6 +94,8 @@ int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void cli_print_file(const argot_file *f);
 void cli_print_upload(const argot_upload *u);
 void cli_print_part(const argot_upload_part *p);
+/* A file as --json (the body), -q (the id) or a key/value block. */
+void cli_print_file_result(const cli_ctx *ctx, const argot_file *f);
 /* An upload as --json (the body), -q (the id) or a key/value block. */
 void cli_print_upload_result(const cli_ctx *ctx, const argot_upload *u);
 /* Parses a byte count with an optional binary suffix: 16M, 16MiB, 512K, 1G. */

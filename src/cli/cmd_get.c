@@ -11,12 +11,7 @@ int cmd_get(cli_ctx *ctx, const char *const *pos)
     st = argot_files_retrieve_file(&f, ctx->client, &q, NULL);
     if (st != ARGOT_OK)
         return cli_fail(ctx, st);
-    if (ctx->json)
-        printf("%s\n", f->json);
-    else if (ctx->quiet)
-        printf("%s\n", f->id);
-    else
-        cli_print_file(f);
+    cli_print_file_result(ctx, f);
     argot_file_free(f);
     return CLI_EXIT_OK;
 }

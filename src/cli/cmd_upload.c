@@ -11,16 +11,6 @@
 
 #define SINGLE_REQUEST_MAX ((long long)512 * 1024 * 1024)
 
-static void print_result(cli_ctx *ctx, const argot_file *f)
-{
-    if (ctx->json)
-        printf("%s\n", f->json);
-    else if (ctx->quiet)
-        printf("%s\n", f->id);
-    else
-        cli_print_file(f);
-}
-
 static int use_parts(cli_ctx *ctx, const char *path)
 {
     struct stat sb;
@@ -74,7 +64,7 @@ static int upload_parts(cli_ctx *ctx, const char *path, int64_t expires_after)
         argot_upload_free(u);
         return CLI_EXIT_ERROR;
     }
-    print_result(ctx, u->file);
+    cli_print_file_result(ctx, u->file);
     argot_upload_free(u);
     return CLI_EXIT_OK;
 }
@@ -97,7 +87,7 @@ static int upload_single(cli_ctx *ctx, const char *path, int64_t expires_after)
     if (st != ARGOT_OK)
         return cli_fail(ctx, st);
     cli_progress_end();
-    print_result(ctx, f);
+    cli_print_file_result(ctx, f);
     argot_file_free(f);
     return CLI_EXIT_OK;
 }

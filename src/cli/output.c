@@ -66,15 +66,21 @@ static const char *or_dash(const char *s)
     return s != NULL ? s : "-";
 }
 
+/* The first lines of a File and of an Upload: id, filename, purpose, bytes. */
+static void print_head(const char *id, const char *filename, const char *purpose, int64_t bytes)
+{
+    printf("id              %s\n", id);
+    printf("filename        %s\n", or_dash(filename));
+    printf("purpose         %s\n", or_dash(purpose));
+    printf("bytes           %lld\n", (long long)bytes);
+}
+
 void cli_print_file(const argot_file *f)
 {
     char created[32], expires[32];
     cli_time(created, sizeof(created), f->created_at);
     cli_time(expires, sizeof(expires), f->expires_at);
-    printf("id              %s\n", f->id);
-    printf("filename        %s\n", or_dash(f->filename));
-    printf("purpose         %s\n", or_dash(f->purpose));
-    printf("bytes           %lld\n", (long long)f->bytes);
+    print_head(f->id, f->filename, f->purpose, f->bytes);
     printf("created_at      %s\n", created);
     printf("expires_at      %s\n", expires);
     printf("status          %s\n", or_dash(f->status));
@@ -87,14 +93,21 @@ void cli_print_upload(const argot_upload *u)
     char created[32], expires[32];
     cli_time(created, sizeof(created), u->created_at);
     cli_time(expires, sizeof(expires), u->expires_at);
-    printf("id              %s\n", u->id);
-    printf("filename        %s\n", or_dash(u->filename));
-    printf("purpose         %s\n", or_dash(u->purpose));
-    printf("bytes           %lld\n", (long long)u->bytes);
+    print_head(u->id, u->filename, u->purpose, u->bytes);
     printf("status          %s\n", or_dash(u->status));
     printf("created_at      %s\n", created);
     printf("expires_at      %s\n", expires);
     printf("file            %s\n", u->file != NULL ? u->file->id : "-");
+}
+
+void cli_print_file_result(const cli_ctx *ctx, const argot_file *f)
+{
+    if (ctx->json)
+        printf("%s\n", f->json);
+    else if (ctx->quiet)
+        printf("%s\n", f->id);
+    else
+        cli_print_file(f);
 }
 
 void cli_print_upload_result(const cli_ctx *ctx, const argot_upload *u)

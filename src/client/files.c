@@ -33,6 +33,22 @@ argot_status argot__op_begin(argot_client *c,
     return ARGOT_OK;
 }
 
+argot_status argot__op_start(argot_client *c,
+                             int args_ok,
+                             const char *null_msg,
+                             const void *req,
+                             const argot_request_options *opts,
+                             unsigned want_version)
+{
+    if (c == NULL)
+        return ARGOT_E_INVALID;
+    if (!args_ok)
+        return argot__error_set(c, ARGOT_E_INVALID, "%s",
+                                null_msg != NULL ? null_msg : "NULL argument");
+    /* C11 6.7.2.1: a pointer to a struct, converted, points to its first member. */
+    return argot__op_begin(c, opts, *(const unsigned *)req, want_version);
+}
+
 static argot_status file_url(argot_client *c, argot_buf *url, const char *id, const char *suffix)
 {
     argot_status st;
@@ -58,32 +74,70 @@ argot_status argot__op_json(argot_client *c, argot__request *r, json_t **root)
     return ARGOT_OK;
 }
 
-/* Runs a request that answers one File object. */
-static argot_status file_call(argot_file **out, argot_client *c, argot__request *r)
+argot_status argot__op_decode(argot_client *c,
+                              argot__request *r,
+                              const argot__result_kind *k,
+                              void **out)
 {
-    argot_file *f = NULL;
+    void *obj = NULL;
     json_t *root = NULL;
+    argot_status st = argot__op_json(c, r, &root);
+
+    if (st == ARGOT_OK && (obj = calloc(1, k->size)) == NULL)
+        st = argot__error_set(c, ARGOT_E_NOMEM, NULL);
+    if (st == ARGOT_OK && k->decode(obj, root) != ARGOT_OK)
+        st = argot__error_set(c, ARGOT_E_PROTOCOL, "%s", k->invalid);
+    if (st == ARGOT_OK &&
+        (*(char **)((char *)obj + k->json_off) = argot_buf_detach(&r->body)) == NULL)
+        st = argot__error_set(c, ARGOT_E_NOMEM, NULL);
+    json_decref(root);
+    if ((st != ARGOT_OK || out == NULL) && obj != NULL) {
+        k->free(obj);
+        obj = NULL;
+    }
+    if (out != NULL)
+        *out = obj;
+    return st;
+}
+
+argot_status argot__op_run(argot_client *c,
+                           argot__request *r,
+                           const argot__result_kind *k,
+                           void **out)
+{
     argot_status st = argot__perform(c, r);
 
     if (st == ARGOT_OK)
-        st = argot__op_json(c, r, &root);
-    if (st == ARGOT_OK && (f = calloc(1, sizeof(*f))) == NULL)
-        st = argot__error_set(c, ARGOT_E_NOMEM, NULL);
-    if (st == ARGOT_OK && argot__file_from_json(f, root) != ARGOT_OK)
-        st = argot__error_set(c, ARGOT_E_PROTOCOL, "the response is not a File object");
-    if (st == ARGOT_OK) {
-        f->json = argot_buf_detach(&r->body);
-        if (f->json == NULL)
-            st = argot__error_set(c, ARGOT_E_NOMEM, NULL);
-    }
-    json_decref(root);
-    if (st != ARGOT_OK) {
-        argot_file_free(f);
-        f = NULL;
-    }
-    *out = f;
+        st = argot__op_decode(c, r, k, out);
+    else if (out != NULL)
+        *out = NULL;
+    if (st == ARGOT_OK && r->upload != NULL && r->progress != NULL)
+        (void)r->progress(r->upload->pos, r->upload->pos, r->progress_userdata);
+    argot__request_free(r);
     return st;
 }
+
+argot_status argot__op_call(argot_client *c,
+                            const char *method,
+                            const char *url,
+                            const char *json_body,
+                            const argot_request_options *opts,
+                            const argot__result_kind *k,
+                            void **out)
+{
+    argot__request r;
+
+    argot__request_init(&r, method, url);
+    r.opts = opts;
+    r.json_body = json_body;
+    return argot__op_run(c, &r, k, out);
+}
+
+ARGOT__RESULT_KIND(file_kind,
+                   argot_file,
+                   argot__file_from_json,
+                   argot_file_free,
+                   "the response is not a File object");
 
 void argot_file_free(argot_file *file)
 {
@@ -106,6 +160,12 @@ static argot_status add_query(
     *sep = '&';
     return argot__url_escape_append(c, url, value);
 }
+
+ARGOT__RESULT_KIND(list_kind,
+                   argot_file_list,
+                   argot__list_from_json,
+                   argot_file_list_free,
+                   "the response is not a list of files");
 
 static argot_status list_url(argot_client *c, argot_buf *url, const argot_list_files_request *q)
 {
@@ -137,45 +197,22 @@ argot_status argot_files_list_files(argot_file_list **out,
 {
     static const argot_list_files_request dflt = ARGOT_LIST_FILES_REQUEST_INIT;
     argot_buf url = ARGOT_BUF_INIT(1u << 16);
-    argot__request r;
-    argot_file_list *l = NULL;
-    json_t *root = NULL;
+    void *l = NULL;
     argot_status st;
 
-    if (out != NULL)
-        *out = NULL;
-    if (client == NULL || out == NULL)
-        return client != NULL ? argot__error_set(client, ARGOT_E_INVALID, "out is NULL")
-                              : ARGOT_E_INVALID;
+    ARGOT__OUT_CLEAR(out);
     if (req == NULL)
         req = &dflt;
-    st = argot__op_begin(client, opts, req->version, ARGOT_LIST_FILES_REQUEST_VERSION);
+    st = argot__op_start(client, out != NULL, "out is NULL", req, opts,
+                         ARGOT_LIST_FILES_REQUEST_VERSION);
     if (st == ARGOT_OK)
         st = list_url(client, &url, req);
-    if (st != ARGOT_OK) {
-        argot_buf_free(&url);
-        return st;
-    }
-    argot__request_init(&r, "GET", url.ptr);
-    r.opts = opts;
-    st = argot__perform(client, &r);
     if (st == ARGOT_OK)
-        st = argot__op_json(client, &r, &root);
-    if (st == ARGOT_OK && (l = calloc(1, sizeof(*l))) == NULL)
-        st = argot__error_set(client, ARGOT_E_NOMEM, NULL);
-    if (st == ARGOT_OK && argot__list_from_json(l, root) != ARGOT_OK)
-        st = argot__error_set(client, ARGOT_E_PROTOCOL, "the response is not a list of files");
-    if (st == ARGOT_OK && (l->json = argot_buf_detach(&r.body)) == NULL)
-        st = argot__error_set(client, ARGOT_E_NOMEM, NULL);
-    json_decref(root);
-    argot__request_free(&r);
+        st = argot__op_call(client, "GET", url.ptr, NULL, opts, &list_kind, &l);
     argot_buf_free(&url);
-    if (st != ARGOT_OK) {
-        argot_file_list_free(l);
-        return st;
-    }
-    *out = l;
-    return ARGOT_OK;
+    if (out != NULL)
+        *out = l;
+    return st;
 }
 
 void argot_file_list_free(argot_file_list *list)
@@ -200,48 +237,27 @@ argot_status argot_files_retrieve_file(argot_file **out,
                                        const argot_request_options *opts)
 {
     argot_buf url = ARGOT_BUF_INIT(1u << 16);
-    argot__request r;
+    void *f = NULL;
     argot_status st;
 
-    if (out != NULL)
-        *out = NULL;
-    if (client == NULL || out == NULL || req == NULL)
-        return client != NULL ? argot__error_set(client, ARGOT_E_INVALID, "NULL argument")
-                              : ARGOT_E_INVALID;
-    st = argot__op_begin(client, opts, req->version, ARGOT_RETRIEVE_FILE_REQUEST_VERSION);
+    ARGOT__OUT_CLEAR(out);
+    st = argot__op_start(client, out != NULL && req != NULL, NULL, req, opts,
+                         ARGOT_RETRIEVE_FILE_REQUEST_VERSION);
     if (st == ARGOT_OK)
         st = file_url(client, &url, req->file_id, NULL);
-    if (st == ARGOT_OK) {
-        argot__request_init(&r, "GET", url.ptr);
-        r.opts = opts;
-        st = file_call(out, client, &r);
-        argot__request_free(&r);
-    }
-    argot_buf_free(&url);
-    return st;
-}
-
-static argot_status deleted_result(argot_file_deleted **out, argot_client *c, argot__request *r)
-{
-    argot_file_deleted *d = calloc(1, sizeof(*d));
-    json_t *root = NULL;
-    argot_status st = d != NULL ? ARGOT_OK : argot__error_set(c, ARGOT_E_NOMEM, NULL);
-
     if (st == ARGOT_OK)
-        st = argot__op_json(c, r, &root);
-    if (st == ARGOT_OK && argot__deleted_from_json(d, root) != ARGOT_OK)
-        st = argot__error_set(c, ARGOT_E_PROTOCOL, "the response is not a deletion result");
-    if (st == ARGOT_OK && (d->json = argot_buf_detach(&r->body)) == NULL)
-        st = argot__error_set(c, ARGOT_E_NOMEM, NULL);
-    json_decref(root);
-    if (st != ARGOT_OK || out == NULL) {
-        argot_file_deleted_free(d);
-        d = NULL;
-    }
+        st = argot__op_call(client, "GET", url.ptr, NULL, opts, &file_kind, &f);
+    argot_buf_free(&url);
     if (out != NULL)
-        *out = d;
+        *out = f;
     return st;
 }
+
+ARGOT__RESULT_KIND(deleted_kind,
+                   argot_file_deleted,
+                   argot__deleted_from_json,
+                   argot_file_deleted_free,
+                   "the response is not a deletion result");
 
 argot_status argot_files_delete_file(argot_file_deleted **out,
                                      argot_client *client,
@@ -249,26 +265,19 @@ argot_status argot_files_delete_file(argot_file_deleted **out,
                                      const argot_request_options *opts)
 {
     argot_buf url = ARGOT_BUF_INIT(1u << 16);
-    argot__request r;
+    void *d = NULL;
     argot_status st;
 
-    if (out != NULL)
-        *out = NULL;
-    if (client == NULL || req == NULL)
-        return client != NULL ? argot__error_set(client, ARGOT_E_INVALID, "NULL argument")
-                              : ARGOT_E_INVALID;
-    st = argot__op_begin(client, opts, req->version, ARGOT_DELETE_FILE_REQUEST_VERSION);
+    ARGOT__OUT_CLEAR(out);
+    st = argot__op_start(client, req != NULL, NULL, req, opts, ARGOT_DELETE_FILE_REQUEST_VERSION);
     if (st == ARGOT_OK)
         st = file_url(client, &url, req->file_id, NULL);
-    if (st == ARGOT_OK) {
-        argot__request_init(&r, "DELETE", url.ptr);
-        r.opts = opts;
-        st = argot__perform(client, &r);
-        if (st == ARGOT_OK)
-            st = deleted_result(out, client, &r);
-        argot__request_free(&r);
-    }
+    if (st == ARGOT_OK) /* out may be NULL: the answer is only checked */
+        st = argot__op_call(client, "DELETE", url.ptr, NULL, opts, &deleted_kind,
+                            out != NULL ? &d : NULL);
     argot_buf_free(&url);
+    if (out != NULL)
+        *out = d;
     return st;
 }
 
@@ -301,14 +310,12 @@ argot_status argot_files_create_file(argot_file **out,
     argot_buf url = ARGOT_BUF_INIT(1u << 16);
     argot__upload up;
     argot__request r;
+    void *f = NULL;
     argot_status st;
 
-    if (out != NULL)
-        *out = NULL;
-    if (client == NULL || out == NULL || req == NULL)
-        return client != NULL ? argot__error_set(client, ARGOT_E_INVALID, "NULL argument")
-                              : ARGOT_E_INVALID;
-    st = argot__op_begin(client, opts, req->version, ARGOT_CREATE_FILE_REQUEST_VERSION);
+    ARGOT__OUT_CLEAR(out);
+    st = argot__op_start(client, out != NULL && req != NULL, NULL, req, opts,
+                         ARGOT_CREATE_FILE_REQUEST_VERSION);
     if (st == ARGOT_OK)
         st = check_create(client, req);
     if (st == ARGOT_OK)
@@ -330,13 +337,12 @@ argot_status argot_files_create_file(argot_file **out,
     r.upload = &up;
     r.progress = req->progress;
     r.progress_userdata = req->progress_userdata;
-    st = file_call(out, client, &r);
-    if (st == ARGOT_OK && req->progress != NULL) /* the final 100 %; too late to abort */
-        (void)req->progress(up.pos, up.pos, req->progress_userdata);
-    argot__request_free(&r);
+    st = argot__op_run(client, &r, &file_kind, &f);
     argot__upload_close(&up);
 out:
     argot_buf_free(&url);
+    if (out != NULL)
+        *out = f;
     return st;
 }
 
@@ -408,12 +414,8 @@ argot_status argot_files_download_file(argot_download **out,
     argot_buf url = ARGOT_BUF_INIT(1u << 16);
     argot_status st;
 
-    if (out != NULL)
-        *out = NULL;
-    if (client == NULL || req == NULL)
-        return client != NULL ? argot__error_set(client, ARGOT_E_INVALID, "NULL argument")
-                              : ARGOT_E_INVALID;
-    st = argot__op_begin(client, opts, req->version, ARGOT_DOWNLOAD_FILE_REQUEST_VERSION);
+    ARGOT__OUT_CLEAR(out);
+    st = argot__op_start(client, req != NULL, NULL, req, opts, ARGOT_DOWNLOAD_FILE_REQUEST_VERSION);
     if (st == ARGOT_OK && out == NULL && req->sink.kind == ARGOT_SINK_BUFFER)
         st = argot__error_set(client, ARGOT_E_INVALID, "a buffer download needs out");
     if (st == ARGOT_OK)

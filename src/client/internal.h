@@ -11,6 +11,7 @@
 
 #include <curl/curl.h>
 #include <jansson.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -159,6 +160,70 @@ argot_status argot__op_begin(argot_client *c,
                              unsigned want_version);
 /* Parses the 2xx JSON body of r into *root (PROTOCOL when it is not JSON). */
 argot_status argot__op_json(argot_client *c, argot__request *r, json_t **root);
+
+/* How argot__op_decode() builds one public result object from a JSON response. */
+typedef struct argot__result_kind {
+    size_t size;                                     /* of the object */
+    size_t json_off;                                 /* offsetof() its `char *json` member */
+    argot_status (*decode)(void *obj, json_t *root); /* fills a zeroed object */
+    void (*free)(void *obj);                         /* frees a (partly) decoded object */
+    const char *invalid;                             /* the summary when decode fails */
+} argot__result_kind;
+
+/*
+ * Defines `static const argot__result_kind name` for the public result type T, decoded by
+ * argot_status decode(T *, json_t *) and freed by void free_fn(T *); invalid is the summary
+ * when the body is not a T.
+ */
+#define ARGOT__RESULT_KIND(name, T, decode, free_fn, invalid)                                      \
+    static argot_status name##_decode(void *obj, json_t *root)                                     \
+    {                                                                                              \
+        return decode((T *)obj, root);                                                             \
+    }                                                                                              \
+    static void name##_free(void *obj)                                                             \
+    {                                                                                              \
+        free_fn((T *)obj);                                                                         \
+    }                                                                                              \
+    static const argot__result_kind name = {sizeof(T), offsetof(T, json), name##_decode,           \
+                                            name##_free, invalid}
+
+/* Decodes the 2xx JSON body of r into a new object of kind k that keeps the raw body in its
+ * json member. *out is the object, or NULL on error; out may be NULL (only checked). */
+argot_status argot__op_decode(argot_client *c,
+                              argot__request *r,
+                              const argot__result_kind *k,
+                              void **out);
+/* Performs r, decodes the answer (argot__op_decode), reports the final 100 % of r->upload to
+ * r->progress on success (too late to abort), and frees r. */
+argot_status argot__op_run(argot_client *c,
+                           argot__request *r,
+                           const argot__result_kind *k,
+                           void **out);
+/* argot__op_run() of a request with method, url, opts and a JSON body (or NULL). */
+argot_status argot__op_call(argot_client *c,
+                            const char *method,
+                            const char *url,
+                            const char *json_body,
+                            const argot_request_options *opts,
+                            const argot__result_kind *k,
+                            void **out);
+
+/* First step of every public operation: sets *out to NULL when out is not NULL. */
+#define ARGOT__OUT_CLEAR(out) ((out) != NULL ? (void)(*(out) = NULL) : (void)0)
+
+/*
+ * The prologue of every public operation, after ARGOT__OUT_CLEAR(out). INVALID when c is NULL,
+ * or when args_ok is 0 (a required pointer argument is NULL: the summary is null_msg, or
+ * "NULL argument" when null_msg is NULL, and the previous last error is not reset). Otherwise
+ * argot__op_begin() with the version of req, read only when args_ok; req points to any public
+ * request struct (they all start with `unsigned version`).
+ */
+argot_status argot__op_start(argot_client *c,
+                             int args_ok,
+                             const char *null_msg,
+                             const void *req,
+                             const argot_request_options *opts,
+                             unsigned want_version);
 
 /* ---- client copies for worker threads (client.c) ---- */
 /* A new client with src's configuration (key, URL, headers, timeout, retry), no log. */

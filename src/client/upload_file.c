@@ -465,17 +465,16 @@ argot_status argot_uploads_upload_file(argot_upload **out,
     run r;
     argot_status st;
 
-    if (out != NULL)
-        *out = NULL;
-    if (client == NULL || out == NULL || req == NULL)
-        return client != NULL ? argot__error_set(client, ARGOT_E_INVALID, "NULL argument")
-                              : ARGOT_E_INVALID;
+    ARGOT__OUT_CLEAR(out);
+    st = argot__op_start(client, out != NULL && req != NULL, NULL, req, opts,
+                         ARGOT_UPLOAD_FILE_REQUEST_VERSION);
+    if (st != ARGOT_OK)
+        return st;
     memset(&r, 0, sizeof(r));
     r.c = client;
     r.req = req;
     r.opts = opts;
     r.fd = -1;
-    st = argot__op_begin(client, opts, req->version, ARGOT_UPLOAD_FILE_REQUEST_VERSION);
     if (st == ARGOT_OK)
         st = check_request(&r);
     if (st == ARGOT_OK)

@@ -43,32 +43,11 @@ static argot_status upload_url(argot_client *c, argot_buf *url, const char *id, 
     return st == ARGOT_OK ? st : argot__error_set(c, st, NULL);
 }
 
-/* Runs r and decodes an Upload from its body. */
-static argot_status upload_call(argot_upload **out, argot_client *c, argot__request *r)
-{
-    argot_upload *u = NULL;
-    json_t *root = NULL;
-    argot_status st = argot__perform(c, r);
-
-    if (st == ARGOT_OK)
-        st = argot__op_json(c, r, &root);
-    if (st == ARGOT_OK && (u = calloc(1, sizeof(*u))) == NULL)
-        st = argot__error_set(c, ARGOT_E_NOMEM, NULL);
-    if (st == ARGOT_OK && argot__upload_from_json(u, root) != ARGOT_OK)
-        st = argot__error_set(c, ARGOT_E_PROTOCOL, "the response is not an Upload object");
-    if (st == ARGOT_OK && (u->json = argot_buf_detach(&r->body)) == NULL)
-        st = argot__error_set(c, ARGOT_E_NOMEM, NULL);
-    json_decref(root);
-    if (st != ARGOT_OK) {
-        argot_upload_free(u);
-        u = NULL;
-    }
-    if (out != NULL)
-        *out = u;
-    else
-        argot_upload_free(u);
-    return st;
-}
+ARGOT__RESULT_KIND(upload_kind,
+                   argot_upload,
+                   argot__upload_from_json,
+                   argot_upload_free,
+                   "the response is not an Upload object");
 
 /* POSTs body (NULL: no body) to url and decodes the Upload answered. */
 static argot_status post_upload(argot_upload **out,
@@ -77,14 +56,12 @@ static argot_status post_upload(argot_upload **out,
                                 const char *body,
                                 const argot_request_options *opts)
 {
-    argot__request r;
-    argot_status st;
+    void *u = NULL;
+    argot_status st =
+        argot__op_call(c, "POST", url, body, opts, &upload_kind, out != NULL ? &u : NULL);
 
-    argot__request_init(&r, "POST", url);
-    r.opts = opts;
-    r.json_body = body;
-    st = upload_call(out, c, &r);
-    argot__request_free(&r);
+    if (out != NULL)
+        *out = u;
     return st;
 }
 
@@ -135,12 +112,9 @@ argot_status argot_uploads_create(argot_upload **out,
     char *body = NULL;
     argot_status st;
 
-    if (out != NULL)
-        *out = NULL;
-    if (client == NULL || out == NULL || req == NULL)
-        return client != NULL ? argot__error_set(client, ARGOT_E_INVALID, "NULL argument")
-                              : ARGOT_E_INVALID;
-    st = argot__op_begin(client, opts, req->version, ARGOT_CREATE_UPLOAD_REQUEST_VERSION);
+    ARGOT__OUT_CLEAR(out);
+    st = argot__op_start(client, out != NULL && req != NULL, NULL, req, opts,
+                         ARGOT_CREATE_UPLOAD_REQUEST_VERSION);
     if (st == ARGOT_OK)
         st = check_create(client, req);
     if (st == ARGOT_OK)
@@ -156,28 +130,11 @@ argot_status argot_uploads_create(argot_upload **out,
 
 /* ---- add part ---- */
 
-static argot_status part_call(argot_upload_part **out, argot_client *c, argot__request *r)
-{
-    argot_upload_part *p = NULL;
-    json_t *root = NULL;
-    argot_status st = argot__perform(c, r);
-
-    if (st == ARGOT_OK)
-        st = argot__op_json(c, r, &root);
-    if (st == ARGOT_OK && (p = calloc(1, sizeof(*p))) == NULL)
-        st = argot__error_set(c, ARGOT_E_NOMEM, NULL);
-    if (st == ARGOT_OK && argot__part_from_json(p, root) != ARGOT_OK)
-        st = argot__error_set(c, ARGOT_E_PROTOCOL, "the response is not an UploadPart object");
-    if (st == ARGOT_OK && (p->json = argot_buf_detach(&r->body)) == NULL)
-        st = argot__error_set(c, ARGOT_E_NOMEM, NULL);
-    json_decref(root);
-    if (st != ARGOT_OK) {
-        argot_upload_part_free(p);
-        p = NULL;
-    }
-    *out = p;
-    return st;
-}
+ARGOT__RESULT_KIND(part_kind,
+                   argot_upload_part,
+                   argot__part_from_json,
+                   argot_upload_part_free,
+                   "the response is not an UploadPart object");
 
 static argot_status open_part(argot_client *c,
                               argot__upload *up,
@@ -201,14 +158,12 @@ argot_status argot_uploads_add_part(argot_upload_part **out,
     argot_buf url = ARGOT_BUF_INIT(1u << 16);
     argot__upload up;
     argot__request r;
+    void *p = NULL;
     argot_status st;
 
-    if (out != NULL)
-        *out = NULL;
-    if (client == NULL || out == NULL || req == NULL)
-        return client != NULL ? argot__error_set(client, ARGOT_E_INVALID, "NULL argument")
-                              : ARGOT_E_INVALID;
-    st = argot__op_begin(client, opts, req->version, ARGOT_ADD_UPLOAD_PART_REQUEST_VERSION);
+    ARGOT__OUT_CLEAR(out);
+    st = argot__op_start(client, out != NULL && req != NULL, NULL, req, opts,
+                         ARGOT_ADD_UPLOAD_PART_REQUEST_VERSION);
     if (st == ARGOT_OK)
         st = upload_url(client, &url, req->upload_id != NULL ? req->upload_id : "", "/parts");
     if (st != ARGOT_OK)
@@ -220,14 +175,13 @@ argot_status argot_uploads_add_part(argot_upload_part **out,
         r.upload = &up;
         r.progress = req->progress;
         r.progress_userdata = req->progress_userdata;
-        st = part_call(out, client, &r);
-        if (st == ARGOT_OK && req->progress != NULL)
-            (void)req->progress(up.pos, up.pos, req->progress_userdata);
-        argot__request_free(&r);
+        st = argot__op_run(client, &r, &part_kind, &p);
     }
     argot__upload_close(&up);
 out:
     argot_buf_free(&url);
+    if (out != NULL)
+        *out = p;
     return st;
 }
 
@@ -263,12 +217,9 @@ argot_status argot_uploads_complete(argot_upload **out,
     char *body = NULL;
     argot_status st;
 
-    if (out != NULL)
-        *out = NULL;
-    if (client == NULL || out == NULL || req == NULL)
-        return client != NULL ? argot__error_set(client, ARGOT_E_INVALID, "NULL argument")
-                              : ARGOT_E_INVALID;
-    st = argot__op_begin(client, opts, req->version, ARGOT_COMPLETE_UPLOAD_REQUEST_VERSION);
+    ARGOT__OUT_CLEAR(out);
+    st = argot__op_start(client, out != NULL && req != NULL, NULL, req, opts,
+                         ARGOT_COMPLETE_UPLOAD_REQUEST_VERSION);
     if (st == ARGOT_OK && req->part_count > 0 && req->part_ids == NULL)
         st = argot__error_set(client, ARGOT_E_INVALID, "part_ids is NULL");
     if (st == ARGOT_OK)
@@ -290,12 +241,8 @@ argot_status argot_uploads_cancel(argot_upload **out,
     argot_buf url = ARGOT_BUF_INIT(1u << 16);
     argot_status st;
 
-    if (out != NULL)
-        *out = NULL;
-    if (client == NULL || req == NULL)
-        return client != NULL ? argot__error_set(client, ARGOT_E_INVALID, "NULL argument")
-                              : ARGOT_E_INVALID;
-    st = argot__op_begin(client, opts, req->version, ARGOT_CANCEL_UPLOAD_REQUEST_VERSION);
+    ARGOT__OUT_CLEAR(out);
+    st = argot__op_start(client, req != NULL, NULL, req, opts, ARGOT_CANCEL_UPLOAD_REQUEST_VERSION);
     if (st == ARGOT_OK)
         st = upload_url(client, &url, req->upload_id != NULL ? req->upload_id : "", "/cancel");
     if (st == ARGOT_OK)

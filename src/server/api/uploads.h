@@ -19,6 +19,9 @@
 int api_upload_id_new(char out[UPLOAD_ID_LEN + 1], const char *prefix, int64_t created_at);
 /* The Upload object in the real key order; "file" only when f is given (completed). */
 int api_upload_json(argot_buf *b, const meta_upload *u, const meta_file *f);
+/* 200 with the Upload object (api_upload_json; at most 4096 bytes, 8192 with f), or 500
+ * "upload json" when it can't be built. */
+void api_reply_upload(http_req *r, const meta_upload *u, const meta_file *f);
 /* The UploadPart object. */
 int api_part_json(argot_buf *b, const meta_part *p);
 /* 404 "No such Upload object: <id>" with param "id". */

@@ -48,6 +48,18 @@ int api_upload_json(argot_buf *b, const meta_upload *u, const meta_file *f)
     return rc ? rc : argot_buf_putc(b, '}');
 }
 
+void api_reply_upload(http_req *r, const meta_upload *u, const meta_file *f)
+{
+    argot_buf b = ARGOT_BUF_INIT(f ? 8192 : 4096);
+
+    if (api_upload_json(&b, u, f)) {
+        argot_buf_free(&b);
+        http_reply_internal(r, "upload json");
+        return;
+    }
+    http_reply_json(r, 200, &b);
+}
+
 int api_part_json(argot_buf *b, const meta_part *p)
 {
     int rc = argot_buf_puts(b, "{\"id\":");

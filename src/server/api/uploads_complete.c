@@ -279,15 +279,8 @@ static void complete(http_req *r, complete_req *c, json_t *o)
                                "The md5 checksum of the assembled file (%s) does not match the "
                                "given md5 (%s).",
                                got, md5);
-        else if (!r->status && assemble(r, c, list, n) == 0 && commit(r, c, &u, &f) == 0) {
-            argot_buf b = ARGOT_BUF_INIT(8192);
-            if (api_upload_json(&b, &u, &f)) {
-                argot_buf_free(&b);
-                http_reply_internal(r, "upload json");
-            } else {
-                http_reply_json(r, 200, &b);
-            }
-        }
+        else if (!r->status && assemble(r, c, list, n) == 0 && commit(r, c, &u, &f) == 0)
+            api_reply_upload(r, &u, &f);
     }
     free(list);
     free(all.v);

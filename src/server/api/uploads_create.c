@@ -93,15 +93,7 @@ static void end(http_req *r)
         api_reply_store_error(r, rc, "upload_create");
         return;
     }
-    argot_buf b = ARGOT_BUF_INIT(4096);
-    if (api_upload_json(&b, &u, NULL)) {
-        argot_buf_free(&b);
-        {
-            http_reply_internal(r, "upload json");
-            return;
-        }
-    }
-    http_reply_json(r, 200, &b);
+    api_reply_upload(r, &u, NULL);
 }
 
 const route_ops api_uploads_create = {

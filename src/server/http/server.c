@@ -111,18 +111,7 @@ static int finish_reply(http_req *r, int status, struct MHD_Response *resp, uint
 
 int http_reply_json(http_req *r, int status, argot_buf *body)
 {
-    if (r->status)
-        return -1;
-    size_t len = body->len;
-    char *mem = argot_buf_detach(body);
-    struct MHD_Response *resp =
-        mem ? MHD_create_response_from_buffer(len, mem, MHD_RESPMEM_MUST_FREE) : NULL;
-    if (!resp) {
-        free(mem);
-        return -1;
-    }
-    add_common_headers(r, resp, "application/json");
-    return finish_reply(r, status, resp, len);
+    return http_reply_text(r, status, "application/json", body);
 }
 
 int http_reply_text(http_req *r, int status, const char *ctype, argot_buf *body)

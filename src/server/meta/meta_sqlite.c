@@ -426,6 +426,16 @@ static int tx_begin(sq_conn *c)
     return rc;
 }
 
+/* conn_get() then tx_begin(): on META_OK the caller owns a transaction to close with tx_end(). */
+static int tx_open(sq_store *s, sq_conn **c)
+{
+    int rc = conn_get(s, c);
+
+    if (rc == META_OK)
+        rc = tx_begin(*c);
+    return rc;
+}
+
 /* Commits if rc is META_OK, else rolls back; returns the outcome. */
 static int tx_end(sq_conn *c, int rc)
 {
@@ -602,9 +612,7 @@ static int sq_key_create(meta_store *ms, const meta_key *k, const uint8_t hash[3
     if (!k || !hash || !str_ok(k->id, META_ID_MAX) || !org_ok(k->org) ||
         strnlen(k->name, META_NAME_MAX) >= META_NAME_MAX || k->created_at < 0 || k->revoked_at < 0)
         return META_E_INVALID;
-    rc = conn_get((sq_store *)ms, &c);
-    if (rc == META_OK)
-        rc = tx_begin(c);
+    rc = tx_open((sq_store *)ms, &c);
     if (rc != META_OK)
         return rc;
     rc = org_ensure(c, k->org);
@@ -742,9 +750,7 @@ static int sq_intent_open(meta_store *ms, const char *org, const char *blob, int
 
     if (!org_ok(org) || !blob_key_valid(blob) || now < 0)
         return META_E_INVALID;
-    rc = conn_get((sq_store *)ms, &c);
-    if (rc == META_OK)
-        rc = tx_begin(c);
+    rc = tx_open((sq_store *)ms, &c);
     if (rc != META_OK)
         return rc;
     rc = org_ensure(c, org);
@@ -761,9 +767,7 @@ static int sq_intent_reserve(meta_store *ms, const char *blob, int64_t delta, in
 
     if (!blob_key_valid(blob) || delta <= 0 || org_max < 0)
         return META_E_INVALID;
-    rc = conn_get((sq_store *)ms, &c);
-    if (rc == META_OK)
-        rc = tx_begin(c);
+    rc = tx_open((sq_store *)ms, &c);
     if (rc != META_OK)
         return rc;
     rc = intent_get(c, blob, &ir);
@@ -784,9 +788,7 @@ static int sq_intent_drop(meta_store *ms, const char *blob)
 
     if (!blob_key_valid(blob))
         return META_E_INVALID;
-    rc = conn_get((sq_store *)ms, &c);
-    if (rc == META_OK)
-        rc = tx_begin(c);
+    rc = tx_open((sq_store *)ms, &c);
     if (rc != META_OK)
         return rc;
     rc = intent_get(c, blob, &ir);
@@ -823,9 +825,7 @@ static int sq_file_commit(meta_store *ms, const meta_file *f, int64_t org_max)
 
     if (!file_ok(f) || org_max < 0)
         return META_E_INVALID;
-    rc = conn_get((sq_store *)ms, &c);
-    if (rc == META_OK)
-        rc = tx_begin(c);
+    rc = tx_open((sq_store *)ms, &c);
     if (rc != META_OK)
         return rc;
     rc = intent_get(c, f->blob, &ir);
@@ -886,9 +886,7 @@ static int sq_intent_take_all(meta_store *ms, meta_blob_cb cb, void *userdata)
 
     if (!cb)
         return META_E_INVALID;
-    rc = conn_get((sq_store *)ms, &c);
-    if (rc == META_OK)
-        rc = tx_begin(c);
+    rc = tx_open((sq_store *)ms, &c);
     if (rc != META_OK)
         return rc;
     rc = intents_collect(c, &kv);
@@ -1020,9 +1018,7 @@ static int sq_file_delete(
 
     if (!org_ok(org) || !str_ok(id, META_ID_MAX) || !out)
         return META_E_INVALID;
-    rc = conn_get((sq_store *)ms, &c);
-    if (rc == META_OK)
-        rc = tx_begin(c);
+    rc = tx_open((sq_store *)ms, &c);
     if (rc != META_OK)
         return rc;
     rc = file_fetch(c, org, id, now, &f);
@@ -1052,24 +1048,38 @@ static int expired_collect(sq_conn *c, int64_t now, int limit, meta_file *v, int
     return *n == limit ? META_OK : map_rc(rc);
 }
 
+/* The start of an expiry pass: checks the arguments, allocates room for limit rows of size
+ * bytes into *v and opens a transaction. On an error nothing is left to free or close. */
+static int take_open(
+    meta_store *ms, int has_cb, int64_t now, int limit, size_t size, void **v, sq_conn **c)
+{
+    int rc;
+
+    if (!has_cb || limit < 1 || limit > EXPIRE_TAKE_MAX || now < 0)
+        return META_E_INVALID;
+    *v = malloc((size_t)limit * size);
+    if (!*v)
+        return META_E_NOMEM;
+    rc = tx_open((sq_store *)ms, c);
+    if (rc != META_OK) {
+        free(*v);
+        *v = NULL;
+    }
+    return rc;
+}
+
 /* The callback's stop value only stops the notifications: the rows are already gone, and a
  * blob not removed by the caller is an orphan that the sweeper's orphan pass collects. */
 static int sq_expired_take(meta_store *ms, int64_t now, int limit, meta_file_cb cb, void *userdata)
 {
-    meta_file *v = NULL;
+    void *mem;
+    meta_file *v;
     sq_conn *c;
-    int rc, n = 0;
+    int n = 0, rc = take_open(ms, cb != NULL, now, limit, sizeof *v, &mem, &c);
 
-    if (!cb || limit < 1 || limit > EXPIRE_TAKE_MAX || now < 0)
-        return META_E_INVALID;
-    v = malloc((size_t)limit * sizeof *v);
-    if (!v)
-        return META_E_NOMEM;
-    rc = conn_get((sq_store *)ms, &c);
-    if (rc == META_OK)
-        rc = tx_begin(c);
     if (rc != META_OK)
-        goto out;
+        return rc;
+    v = mem;
     rc = expired_collect(c, now, limit, v, &n);
     for (int i = 0; rc == META_OK && i < n; i++) {
         rc = text_stmt(c, ST_FILE_DEL, v[i].id, 0);
@@ -1081,7 +1091,6 @@ static int sq_expired_take(meta_store *ms, int64_t now, int limit, meta_file_cb 
         if (cb(&v[i], userdata) != 0)
             break;
     }
-out:
     free(v);
     return rc == META_OK ? n : rc;
 }
@@ -1227,9 +1236,7 @@ static int sq_upload_create(meta_store *ms, const meta_upload *u)
 
     if (!upload_ok(u))
         return META_E_INVALID;
-    rc = conn_get((sq_store *)ms, &c);
-    if (rc == META_OK)
-        rc = tx_begin(c);
+    rc = tx_open((sq_store *)ms, &c);
     if (rc != META_OK)
         return rc;
     rc = org_ensure(c, u->org);
@@ -1279,9 +1286,7 @@ static int sq_upload_cancel(meta_store *ms,
 
     if (!org_ok(org) || !str_ok(id, META_ID_MAX) || !out)
         return META_E_INVALID;
-    rc = conn_get((sq_store *)ms, &c);
-    if (rc == META_OK)
-        rc = tx_begin(c);
+    rc = tx_open((sq_store *)ms, &c);
     if (rc != META_OK)
         return rc;
     rc = upload_fetch(c, org, id, now, out);
@@ -1339,9 +1344,7 @@ static int sq_part_commit(meta_store *ms, const meta_part *p, int64_t now, int64
 
     if (!part_ok(p) || org_max < 0)
         return META_E_INVALID;
-    rc = conn_get((sq_store *)ms, &c);
-    if (rc == META_OK)
-        rc = tx_begin(c);
+    rc = tx_open((sq_store *)ms, &c);
     if (rc != META_OK)
         return rc;
     rc = upload_fetch(c, p->org, p->upload_id, now, &u);
@@ -1416,9 +1419,7 @@ static int sq_upload_complete(meta_store *ms,
 
     if (!file_ok(f) || !str_ok(upload_id, META_ID_MAX) || org_max < 0)
         return META_E_INVALID;
-    rc = conn_get((sq_store *)ms, &c);
-    if (rc == META_OK)
-        rc = tx_begin(c);
+    rc = tx_open((sq_store *)ms, &c);
     if (rc != META_OK)
         return rc;
     rc = upload_fetch(c, f->org, upload_id, now, &u);
@@ -1488,20 +1489,14 @@ static int sq_upload_take_expired(
     meta_store *ms, int64_t now, int limit, meta_blob_cb cb, void *userdata)
 {
     key_vec blobs = {NULL, 0, 0};
+    void *mem;
     upload_ref *v;
     sq_conn *c;
-    int rc, n = 0;
+    int n = 0, rc = take_open(ms, cb != NULL, now, limit, sizeof *v, &mem, &c);
 
-    if (!cb || limit < 1 || limit > EXPIRE_TAKE_MAX || now < 0)
-        return META_E_INVALID;
-    v = malloc((size_t)limit * sizeof *v);
-    if (!v)
-        return META_E_NOMEM;
-    rc = conn_get((sq_store *)ms, &c);
-    if (rc == META_OK)
-        rc = tx_begin(c);
     if (rc != META_OK)
-        goto out;
+        return rc;
+    v = mem;
     rc = expired_uploads_collect(c, now, limit, v, &n);
     for (int i = 0; rc == META_OK && i < n; i++) {
         int64_t sum;
@@ -1515,7 +1510,6 @@ static int sq_upload_take_expired(
     if (rc != META_OK)
         blobs.n = 0;
     blobs_notify(&blobs, cb, userdata);
-out:
     free(v);
     return rc == META_OK ? n : rc;
 }
