@@ -6,19 +6,48 @@
 #include "server/api/api.h"
 #include "server/log.h"
 
+/* Decimal digits of v, written backwards ending at end; returns the first digit. */
+static char *i64_digits(int64_t v, char *end)
+{
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do {
+        *--end = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *--end = '-';
+    return end;
+}
+
+/* Appends the literal lit, then v in decimal, with one append (no printf: on list pages of 100
+ * files, vfprintf was 14% of argotd's CPU). */
+static int put_lit_i64(argot_buf *b, const char *lit, size_t lit_len, int64_t v)
+{
+    char tmp[64];
+    char *d = i64_digits(v, tmp + sizeof tmp);
+    size_t n = (size_t)(tmp + sizeof tmp - d);
+    memmove(tmp + lit_len, d, n);
+    memcpy(tmp, lit, lit_len);
+    return argot_buf_put(b, tmp, lit_len + n);
+}
+#define PUT_LIT_I64(b, lit, v) put_lit_i64((b), lit, sizeof lit - 1, (v))
+
 int api_file_json(argot_buf *b, const meta_file *f)
 {
-    int rc = argot_buf_puts(b, "{\"object\":\"file\",\"id\":");
-    rc = rc ? rc : argot_buf_put_json_str(b, f->id, strlen(f->id));
+    size_t id_len = strlen(f->id), purpose_len = strlen(f->purpose), name_len = strlen(f->filename);
+    /* One reservation for the common case (no escaping), so the appends below do not grow
+     * the buffer one by one. */
+    int rc = argot_buf_reserve(b, 192 + id_len + purpose_len + name_len);
+    rc = rc ? rc : argot_buf_puts(b, "{\"object\":\"file\",\"id\":");
+    rc = rc ? rc : argot_buf_put_json_str(b, f->id, id_len);
     rc = rc ? rc : argot_buf_puts(b, ",\"purpose\":");
-    rc = rc ? rc : argot_buf_put_json_str(b, f->purpose, strlen(f->purpose));
+    rc = rc ? rc : argot_buf_put_json_str(b, f->purpose, purpose_len);
     rc = rc ? rc : argot_buf_puts(b, ",\"filename\":");
-    rc = rc ? rc : argot_buf_put_json_str(b, f->filename, strlen(f->filename));
-    rc = rc ? rc
-            : argot_buf_printf(b, ",\"bytes\":%" PRId64 ",\"created_at\":%" PRId64, f->bytes,
-                               f->created_at);
+    rc = rc ? rc : argot_buf_put_json_str(b, f->filename, name_len);
+    rc = rc ? rc : PUT_LIT_I64(b, ",\"bytes\":", f->bytes);
+    rc = rc ? rc : PUT_LIT_I64(b, ",\"created_at\":", f->created_at);
     if (!rc && f->expires_at)
-        rc = argot_buf_printf(b, ",\"expires_at\":%" PRId64, f->expires_at);
+        rc = PUT_LIT_I64(b, ",\"expires_at\":", f->expires_at);
     else if (!rc)
         rc = argot_buf_puts(b, ",\"expires_at\":null");
     rc = rc ? rc : argot_buf_puts(b, ",\"status\":\"processed\",\"status_details\":null}");

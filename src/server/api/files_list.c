@@ -61,7 +61,11 @@ static void end(http_req *r)
     q.limit = lp.limit;
     q.desc = lp.desc;
     page p = {ARGOT_BUF_INIT(LIST_MAX_BODY), "", "", 0};
-    int has_more = 0, rc = argot_buf_puts(&p.b, "{\"object\":\"list\",\"data\":[");
+    /* Room for a typical page up front (~250 B a file, at most 256 KiB), instead of growing
+     * through every power of two. */
+    size_t guess = 128 + (size_t)q.limit * 256;
+    int has_more = 0, rc = argot_buf_reserve(&p.b, guess < (256u << 10) ? guess : (256u << 10));
+    rc = rc ? rc : argot_buf_puts(&p.b, "{\"object\":\"list\",\"data\":[");
     meta_store *m = r->app->meta;
     if (!rc && q.purpose && strlen(q.purpose) >= META_PURPOSE_MAX)
         rc = 0; /* no file can have such a purpose: an empty page */
