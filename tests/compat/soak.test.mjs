@@ -81,6 +81,17 @@ async function settle() {
   await sleep(1500); // connections close, MHD frees them, SQLite connections stay
 }
 
+// Open fds once the server is idle: the lowest of several readings, so a client connection that
+// is still closing at one instant does not count (a leak would stay in every reading).
+async function idleFds(pid, readings = 6) {
+  let min = Infinity;
+  for (let i = 0; i < readings; i++) {
+    min = Math.min(min, fdCount(pid));
+    await sleep(250);
+  }
+  return min;
+}
+
 test(`soak: ${DURATION_MS / 1000} s of mixed load; RSS, fds and data dir return to baseline`, { timeout: DURATION_MS + 90000 }, async () => {
   srv = await startArgotd({ orgs: ['org-soak-a', 'org-soak-b'], flags: ['--threads', '4', '--connection-timeout', '5', '--sweep-interval', '3600'] });
   const seed = +(process.env.ARGOT_SEED || Date.now() % 1e9);
@@ -91,7 +102,7 @@ test(`soak: ${DURATION_MS / 1000} s of mixed load; RSS, fds and data dir return 
   // working size; the baseline is taken after it.
   await runLoad(Math.min(8000, DURATION_MS / 4), r, counters, failures);
   await settle();
-  const base = { ...(await readMemory(srv.pid)), fds: fdCount(srv.pid), store: store(srv.dataDir) };
+  const base = { ...(await readMemory(srv.pid)), fds: await idleFds(srv.pid), store: store(srv.dataDir) };
   const t0 = Date.now();
   const samples = [];
   const sampler = setInterval(async () => {
@@ -104,7 +115,7 @@ test(`soak: ${DURATION_MS / 1000} s of mixed load; RSS, fds and data dir return 
   await runLoad(DURATION_MS, r, counters, failures);
   clearInterval(sampler);
   await settle();
-  const end = { ...(await readMemory(srv.pid)), fds: fdCount(srv.pid), store: store(srv.dataDir) };
+  const end = { ...(await readMemory(srv.pid)), fds: await idleFds(srv.pid), store: store(srv.dataDir) };
   const peakRss = Math.max(...samples.map((s) => s.rss), end.rss);
   const peakFds = Math.max(...samples.map((s) => s.fds), end.fds);
   const fig = {

@@ -136,7 +136,8 @@ static int commit(http_req *r, part_req *p, meta_part *part)
             return -1;
         return http_reply_invalid(r, "data", NULL,
                                   "Adding this part (%" PRId64 " bytes) would exceed the %" PRId64
-                                  " bytes declared for Upload %s.",
+                                  " bytes declared for Upload %s (parts may total at most "
+                                  "twice that, so that lost parts can be sent again).",
                                   part->bytes, u.bytes, u.id),
                -1;
     }

@@ -46,7 +46,7 @@ enum {
     META_E_NOMEM = -6,
     META_E_CONFLICT = -7, /* a unique id already exists */
     META_E_STATE = -8,    /* the upload is not pending (completed, cancelled or expired) */
-    META_E_LIMIT = -9,    /* the parts would exceed the upload's declared bytes */
+    META_E_LIMIT = -9,    /* the parts would exceed twice the upload's declared bytes */
     META_E_NOSPC = -10,   /* the database's filesystem is full */
 };
 

@@ -1352,7 +1352,10 @@ static int sq_part_commit(meta_store *ms, const meta_part *p, int64_t now, int64
         rc = META_E_STATE;
     if (rc == META_OK)
         rc = parts_sum(c, p->upload_id, &n, &sum);
-    if (rc == META_OK && p->bytes > u.bytes - sum)
+    /* Parts may total twice the declared bytes: a client whose part was committed but whose
+     * answer was lost (a crash, a dropped connection) sends it again; unlisted parts are
+     * dropped at completion, and every part counts against the quota meanwhile. */
+    if (rc == META_OK && p->bytes > 2 * u.bytes - sum)
         rc = META_E_LIMIT;
     if (rc == META_OK)
         rc = intent_get(c, p->blob, &ir);
