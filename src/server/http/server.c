@@ -136,6 +136,14 @@ static int vreply_error(http_req *r,
                         const char *param,
                         const char *code,
                         const char *fmt,
+                        va_list ap) __attribute__((format(printf, 6, 0)));
+
+static int vreply_error(http_req *r,
+                        int status,
+                        const char *type,
+                        const char *param,
+                        const char *code,
+                        const char *fmt,
                         va_list ap)
 {
     char msg[1536];
@@ -401,6 +409,9 @@ static void on_completed(void *cls,
     free(r);
     *con_cls = NULL;
 }
+
+/* libmicrohttpd's logger: its format strings are its own literals. */
+static void mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
