@@ -5,6 +5,7 @@ LISTEN    ?= 127.0.0.1:8080
 DATA      ?= ./data
 PREFIX    ?= /usr/local
 JOBS      ?= $(shell nproc 2>/dev/null || echo 2)
+MAKEFLAGS += --no-print-directory
 
 .PHONY: all deps build run test asan tsan install format format-check clean bench
 
