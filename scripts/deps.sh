@@ -2,6 +2,7 @@
 # Installs what Argot needs to build and test, idempotently.
 #   scripts/deps.sh          build + test dependencies (Debian packages, npm packages for tests)
 #   scripts/deps.sh --build  only what `make` needs
+#   scripts/deps.sh --bench  what `make` and bench/run need (nginx-light, wrk, h2load, gnuplot)
 # As root, missing Debian packages are installed with apt-get; otherwise the apt-get line is
 # printed and the script fails, so nothing half-works later.
 set -euo pipefail
@@ -13,8 +14,14 @@ build_pkgs=(build-essential cmake pkg-config libmicrohttpd-dev libsqlite3-dev li
     libssl-dev libcurl4-openssl-dev)
 test_pkgs=(libcmocka-dev nodejs npm curl sqlite3 clang libclang-rt-14-dev)
 
+bench_pkgs=(nginx-light wrk nghttp2-client gnuplot-nox curl nodejs npm procps)
+
 want=("${build_pkgs[@]}")
-[ "$mode" = "--build" ] || want+=("${test_pkgs[@]}")
+case "$mode" in
+--build) ;;
+--bench) want+=("${bench_pkgs[@]}") ;;
+*) want+=("${test_pkgs[@]}") ;;
+esac
 
 missing=()
 for p in "${want[@]}"; do
@@ -25,7 +32,7 @@ done
 # A machine may carry node/npm from elsewhere than Debian: accept them if they run.
 if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
     tmp=()
-    for p in "${missing[@]}"; do
+    for p in "${missing[@]+"${missing[@]}"}"; do
         case "$p" in nodejs | npm) ;; *) tmp+=("$p") ;; esac
     done
     missing=("${tmp[@]+"${tmp[@]}"}")
@@ -40,10 +47,11 @@ if [ ${#missing[@]} -gt 0 ]; then
     echo "argot: installing ${missing[*]}" >&2
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
+    # (nginx's package may start a system instance on port 80: the benchmark never uses it.)
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-if [ "$mode" != "--build" ]; then
+if [ "$mode" = all ]; then
     # The official openai npm client (pinned in tests/compat/package-lock.json).
     if [ -f "$here/tests/compat/package-lock.json" ]; then
         stamp="$here/tests/compat/node_modules/.argot-lock"
