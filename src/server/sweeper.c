@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <time.h>
@@ -19,6 +20,7 @@ struct sweeper {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int stop;
+    atomic_int stopping; /* read by long walks so SIGTERM need not wait for them */
 };
 
 static int remove_blob(const char *blob, void *ud)
@@ -34,11 +36,14 @@ typedef struct orphan_ctx {
     app *a;
     int64_t now;
     int removed;
+    atomic_int *stopping; /* may be NULL */
 } orphan_ctx;
 
 static int on_blob(const char *key, uint64_t size, int64_t mtime, void *ud)
 {
     orphan_ctx *o = ud;
+    if (o->stopping && atomic_load(o->stopping))
+        return 1; /* the walk stops; the next start's first pass finishes the job */
     if (o->now != INT64_MAX && mtime > o->now - ORPHAN_MIN_AGE)
         return 0;
     int ref = o->a->meta->ops->blob_referenced(o->a->meta, key);
@@ -63,14 +68,9 @@ int sweeper_recover(app *a)
         LOG(LOG_ERROR, "msg=\"cannot recover upload intents\" rc=%d", rc);
         return -1;
     }
-    /* No request is in flight yet and every intent is gone: any unreferenced blob is an
-     * orphan, whatever its age. */
-    orphan_ctx o = {a, INT64_MAX, 0};
-    if (a->blob->ops->list(a->blob, on_blob, &o) < 0) {
-        LOG(LOG_ERROR, "msg=\"cannot list blobs\"");
-        return -1;
-    }
-    LOG(LOG_INFO, "msg=recovered temporaries_removed=%d orphans_removed=%d", n, o.removed);
+    /* Orphan blobs are left to the sweeper thread's first pass, which starts with the server:
+     * walking every blob here made startup take seconds at a million files. */
+    LOG(LOG_INFO, "msg=recovered temporaries_removed=%d", n);
     return 0;
 }
 
@@ -80,7 +80,11 @@ static int on_expired(const meta_file *f, void *ud)
     return 0;
 }
 
-int sweeper_pass(app *a)
+/* guarded: skip blobs younger than ORPHAN_MIN_AGE. The first pass after startup is unguarded:
+ * every intent of the previous process is gone, and a blob being written now is named by its
+ * intent before it reaches blobs/ and by its file row after, in one transaction, so the single
+ * blob_referenced query can never see it unreferenced. */
+static int pass(app *a, int guarded, atomic_int *stopping)
 {
     int total = 0, n;
     do {
@@ -102,7 +106,7 @@ int sweeper_pass(app *a)
         total += n;
     } while (n == EXPIRE_BATCH);
     /* Blob mtimes are real time, not the (possibly offset) API clock. */
-    orphan_ctx o = {a, (int64_t)time(NULL), 0};
+    orphan_ctx o = {a, guarded ? (int64_t)time(NULL) : INT64_MAX, 0, stopping};
     if (a->blob->ops->list(a->blob, on_blob, &o) < 0)
         LOG(LOG_WARN, "msg=\"orphan sweep failed\"");
     if (total || o.removed)
@@ -110,13 +114,20 @@ int sweeper_pass(app *a)
     return total + o.removed;
 }
 
+int sweeper_pass(app *a)
+{
+    return pass(a, 1, NULL);
+}
+
 static void *run(void *arg)
 {
     sweeper *s = arg;
+    int guarded = 0;
     pthread_mutex_lock(&s->mu);
     while (!s->stop) {
         pthread_mutex_unlock(&s->mu);
-        sweeper_pass(s->app);
+        pass(s->app, guarded, &s->stopping);
+        guarded = 1;
         pthread_mutex_lock(&s->mu);
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
@@ -148,6 +159,7 @@ void sweeper_stop(sweeper *s)
 {
     if (!s)
         return;
+    atomic_store(&s->stopping, 1);
     pthread_mutex_lock(&s->mu);
     s->stop = 1;
     pthread_cond_signal(&s->cv);

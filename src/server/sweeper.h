@@ -1,9 +1,9 @@
 /*
  * The sweeper: at startup (before the HTTP server starts) it drops every intent left by a
  * previous process and deletes their blobs, and removes writer temporaries; then, on its own
- * thread every --sweep-interval seconds, it deletes expired files (row first, then blob) and
- * removes blobs that no file or intent references (left by a crash between a delete's
- * transaction and its unlink).
+ * thread at once and every --sweep-interval seconds after, it deletes expired files (row
+ * first, then blob), reclaims expired uploads, and removes blobs that no file, part or intent
+ * references (left by a crash between a delete's transaction and its unlink).
  */
 #ifndef ARGOT_SERVER_SWEEPER_H
 #define ARGOT_SERVER_SWEEPER_H
