@@ -80,7 +80,9 @@ async function runLoad(ms, r, counters, failures) {
 }
 
 async function settle() {
-  await sleep(1500); // connections close, MHD frees them, SQLite connections stay
+  // Keep-alive connections left by the clients close after the server's idle timeout
+  // (--connection-timeout 5 below); SQLite connections stay.
+  await sleep(6500);
 }
 
 // Open fds once the server is idle: the lowest of several readings, so a client connection that
@@ -137,7 +139,8 @@ test(`soak: ${DURATION_MS / 1000} s of mixed load; RSS, fds and data dir return 
   };
   figure('soak', fig);
   assert.deepEqual(failures.slice(0, 10), [], `${failures.length} failures during the soak`);
-  assert.equal(end.fds, base.fds, `open fds: ${base.fds} at baseline, ${end.fds} after the soak`);
+  // A leak stays open: after the load the server must hold no more fds than when idle before.
+  assert.ok(end.fds <= base.fds, `open fds: ${base.fds} at baseline, ${end.fds} after the soak`);
   assert.equal(end.store.bytes, base.store.bytes, 'blob bytes on disk after every file was deleted');
   assert.equal(end.store.files, base.store.files, 'files in blobs/ and tmp/');
   // RSS: allocator caches and SQLite page caches may keep some memory; a leak per request
