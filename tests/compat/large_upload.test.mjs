@@ -1,6 +1,6 @@
 // A 512 MiB upload streamed from a generator (never held in memory here either) while argotd's
 // RSS is sampled: it must grow < 16 MiB over its baseline. Then the download must hash the same.
-// And --max-file-bytes: exactly the limit passes, 1 byte over is 413, with or without
+// And --max-batch-bytes ("File is too large.", batch only), and --max-file-bytes: exactly the limit passes, 1 byte over is 413, with or without
 // Content-Length.
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
@@ -166,5 +166,37 @@ describe('--max-file-bytes', () => {
       await new Promise((r) => setTimeout(r, 100));
     } while (Date.now() - start < 3000);
     assert.deepEqual(left.map((e) => e.path), [], 'temporaries left under tmp/ by refused uploads');
+  });
+});
+
+describe('--max-batch-bytes', () => {
+  const LIMIT = 1000;
+  let srv;
+  let key;
+  before(async () => {
+    srv = await startArgotd({ orgs: ['org-batch'], flags: ['--max-batch-bytes', String(LIMIT)] });
+    key = srv.keys['org-batch'];
+  });
+  after(async () => {
+    await srv?.close();
+  });
+  const tooLarge = (res, where) => {
+    assert.equal(res.status, 400, `${where}: ${res.status} ${res.text?.slice(0, 300)}`);
+    assertErrorBody(res.json, { type: 'invalid_request_error', param: null, code: null, message: 'File is too large.' }, where);
+  };
+
+  test('a batch file of exactly the limit is accepted and expires after 30 days', async () => {
+    const f = expectJson(await client(srv.origin, key).upload(uploadParts('ok.jsonl', Buffer.alloc(LIMIT, 0x61), 'batch')), 200, 'batch at the limit');
+    assert.equal(f.bytes, LIMIT);
+    assert.equal(f.expires_at, f.created_at + 2592000);
+  });
+
+  test('one byte over is "File is too large." whether purpose comes after the file or before it', async () => {
+    const data = Buffer.alloc(LIMIT + 1, 0x61);
+    tooLarge(await client(srv.origin, key).upload(uploadParts('over.jsonl', data, 'batch')), 'file first');
+    const purposeFirst = [{ name: 'purpose', value: 'batch' }, { name: 'file', filename: 'over2.jsonl', data }];
+    tooLarge(await client(srv.origin, key).upload(purposeFirst), 'purpose first (refused while streaming)');
+    // The limit is for batch files only.
+    expectJson(await client(srv.origin, key).upload(uploadParts('big.jsonl', data, 'fine-tune')), 200, 'fine-tune over the batch limit');
   });
 });
