@@ -20,6 +20,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "common/buf.h"
 #include "server/app.h"
@@ -88,6 +89,7 @@ struct http_req {
     void *pending;      /* struct MHD_Response * made on the first call, queued on the next */
     int body_done;      /* end() has been called */
     void *state;        /* the handler's own */
+    argot_buf extra;    /* extra response headers, "name\0value\0" pairs (http_add_header) */
 };
 
 /* Header and query access; values are borrowed from the connection until the request ends.
@@ -110,6 +112,26 @@ int http_reply_error(http_req *r,
 /* Streams size bytes of fd (sendfile where possible); takes ownership of fd. */
 int http_reply_fd(http_req *r, int fd, uint64_t size, const char *filename);
 int http_reply_text(http_req *r, int status, const char *content_type, argot_buf *body);
+
+/* A streamed body. read fills up to cap bytes of buf and returns how many (> 0), 0 at the end
+ * of the body, or -1 on an error: the status line has gone out by then, so the connection is
+ * closed and the client sees a short body. done(ctx) runs exactly once when the reply is over
+ * (sent, failed or abandoned), also when http_reply_stream itself fails. */
+typedef ssize_t (*http_stream_read)(void *ctx, char *buf, size_t cap);
+/* Streams a body produced by read; size is the exact length, or -1 if unknown (then the body
+ * is sent chunked, or until close for HTTP/1.0). Takes ownership of ctx (see done). */
+int http_reply_stream(http_req *r,
+                      int status,
+                      const char *content_type,
+                      int64_t size,
+                      http_stream_read read,
+                      void (*done)(void *ctx),
+                      void *ctx);
+
+/* Adds a header to the reply this request will make (Allow, ETag, Cache-Control, ...); name
+ * and value are copied and must not hold CR, LF or NUL. Call before the reply. Returns 0, or
+ * -1 if the header is refused (bad characters, too many). */
+int http_add_header(http_req *r, const char *name, const char *value);
 
 /* Shorthands for the common error shapes. */
 int http_reply_invalid(http_req *r, const char *param, const char *code, const char *fmt, ...)

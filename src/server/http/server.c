@@ -84,6 +84,27 @@ static void add_common_headers(http_req *r, struct MHD_Response *resp, const cha
         MHD_add_response_header(resp, "openai-organization", r->org);
     if (ctype)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+    for (size_t i = 0; i < r->extra.len;) {
+        const char *name = r->extra.ptr + i;
+        const char *value = name + strlen(name) + 1;
+        MHD_add_response_header(resp, name, value);
+        i = (size_t)(value + strlen(value) + 1 - r->extra.ptr);
+    }
+}
+
+int http_add_header(http_req *r, const char *name, const char *value)
+{
+    if (r->status || !*name || strpbrk(name, "\r\n: ") || strpbrk(value, "\r\n"))
+        return -1;
+    if (!r->extra.max)
+        argot_buf_init(&r->extra, 4096);
+    size_t before = r->extra.len;
+    if (argot_buf_put(&r->extra, name, strlen(name) + 1) ||
+        argot_buf_put(&r->extra, value, strlen(value) + 1)) {
+        r->extra.len = before;
+        return -1;
+    }
+    return 0;
 }
 
 /* Queues now, or keeps the response for the next call when we are inside the first call of
@@ -225,6 +246,56 @@ int http_reply_fd(http_req *r, int fd, uint64_t size, const char *filename)
     return finish_reply(r, 200, resp, size);
 }
 
+typedef struct stream_ctx {
+    http_stream_read read;
+    void (*done)(void *ctx);
+    void *ctx;
+} stream_ctx;
+
+static ssize_t stream_cb(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    stream_ctx *s = cls;
+    ssize_t n = s->read(s->ctx, buf, max);
+    if (n > 0)
+        return n;
+    return n == 0 ? MHD_CONTENT_READER_END_OF_STREAM : MHD_CONTENT_READER_END_WITH_ERROR;
+}
+
+static void stream_free(void *cls)
+{
+    stream_ctx *s = cls;
+    if (s->done)
+        s->done(s->ctx);
+    free(s);
+}
+
+int http_reply_stream(http_req *r,
+                      int status,
+                      const char *ctype,
+                      int64_t size,
+                      http_stream_read read,
+                      void (*done)(void *ctx),
+                      void *ctx)
+{
+    stream_ctx *s = r->status ? NULL : malloc(sizeof *s);
+    if (!s) {
+        if (done)
+            done(ctx);
+        return -1;
+    }
+    s->read = read;
+    s->done = done;
+    s->ctx = ctx;
+    struct MHD_Response *resp = MHD_create_response_from_callback(
+        size < 0 ? MHD_SIZE_UNKNOWN : (uint64_t)size, 64 * 1024, stream_cb, s, stream_free);
+    if (!resp) {
+        stream_free(s);
+        return -1;
+    }
+    add_common_headers(r, resp, ctype);
+    return finish_reply(r, status, resp, size < 0 ? 0 : (uint64_t)size);
+}
+
 /* ---- the access handler ---- */
 
 /* libmicrohttpd's URI log callback: the first thing called for a request, with the raw
@@ -294,11 +365,9 @@ static void route_request(http_req *r, const char *method)
                          r->path);
         return;
     }
-    /* 405 with Allow: build it here since http_reply_error has no extra-header hook. */
+    http_add_header(r, "Allow", m.allow);
     http_reply_error(r, 405, "invalid_request_error", NULL, NULL,
                      "Invalid method for URL (%s %s). Allowed: %s", method, r->path, m.allow);
-    if (r->pending)
-        MHD_add_response_header(r->pending, "Allow", m.allow);
 }
 
 static enum MHD_Result first_call(http_req *r, struct MHD_Connection *c, const char *method)
@@ -405,6 +474,7 @@ static void on_completed(void *cls,
     metrics_record(a->metrics, r->route ? r->route->id : ROUTE_UNKNOWN, status, r->bytes_in,
                    toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? r->bytes_out : 0, dur);
     atomic_fetch_sub(&a->inflight, 1);
+    argot_buf_free(&r->extra);
     free(r->raw_path);
     free(r);
     *con_cls = NULL;
