@@ -10,7 +10,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 mode=${1:-all}
 
-build_pkgs=(build-essential cmake pkg-config libmicrohttpd-dev libsqlite3-dev libjansson-dev
+build_pkgs=(build-essential cmake pkg-config libsqlite3-dev libjansson-dev
     libssl-dev libcurl4-openssl-dev)
 test_pkgs=(libcmocka-dev nodejs npm curl sqlite3 clang libclang-rt-14-dev)
 

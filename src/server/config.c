@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/buf.h"
 #include "server/log.h"
 
 enum cfg_type { CFG_STR, CFG_INT, CFG_BOOL };
@@ -45,7 +46,28 @@ static const cfg_spec specs[] = {
     {"max-connections", "ARGOT_MAX_CONNECTIONS", CFG_INT, "1024", 1, 65536, F(max_connections),
      "concurrent connections; more are refused"},
     {"connection-timeout", "ARGOT_CONNECTION_TIMEOUT", CFG_INT, "60", 1, 86400,
-     F(connection_timeout), "seconds a connection may stay idle (slow clients are dropped)"},
+     F(connection_timeout),
+     "seconds a connection may stay idle between requests, or make no progress in one"},
+    {"header-timeout", "ARGOT_HEADER_TIMEOUT", CFG_INT, "10", 1, 3600, F(header_timeout),
+     "seconds a request head may take from its first byte to its end (then 408 and close)"},
+    {"min-body-rate", "ARGOT_MIN_BODY_RATE", CFG_INT, "1024", 0, INT64_MAX, F(min_body_rate),
+     "bytes per second a request body must average over each --body-rate-window (0: off)"},
+    {"body-rate-window", "ARGOT_BODY_RATE_WINDOW", CFG_INT, "10", 1, 3600, F(body_rate_window),
+     "seconds over which --min-body-rate is measured"},
+    {"max-head-bytes", "ARGOT_MAX_HEAD_BYTES", CFG_INT, "32768", 1024, 1048576, F(max_head_bytes),
+     "largest request head (request line and header fields); more is 431"},
+    {"max-url-bytes", "ARGOT_MAX_URL_BYTES", CFG_INT, "8192", 64, 1048576, F(max_url_bytes),
+     "longest request target (path and query); more is 414"},
+    {"max-headers", "ARGOT_MAX_HEADERS", CFG_INT, "100", 8, 10000, F(max_headers),
+     "most header fields in a request; more is 431"},
+    {"max-query-params", "ARGOT_MAX_QUERY_PARAMS", CFG_INT, "64", 1, 100000, F(max_query_params),
+     "most query parameters in a request; more is 400"},
+    {"max-discard-bytes", "ARGOT_MAX_DISCARD_BYTES", CFG_INT, "67108864", 0, INT64_MAX,
+     F(max_discard_bytes),
+     "body bytes read and dropped after an early reply (413, 401, ...) so the client can read "
+     "it; past this the connection is closed"},
+    {"linger-timeout", "ARGOT_LINGER_TIMEOUT", CFG_INT, "5", 0, 3600, F(linger_timeout),
+     "seconds a connection being closed keeps reading and dropping what the client still sends"},
     {"sweep-interval", "ARGOT_SWEEP_INTERVAL", CFG_INT, "60", 1, 86400, F(sweep_interval),
      "seconds between sweeps of expired files and orphan blobs"},
     {"shutdown-grace", "ARGOT_SHUTDOWN_GRACE", CFG_INT, "30", 0, 3600, F(shutdown_grace),
@@ -224,18 +246,30 @@ void cfg_print_help(FILE *out)
     }
 }
 
+/* One line with every setting (strings quoted; none of them is a secret). */
 void cfg_log_effective(const cfg *c)
 {
-    LOG(LOG_INFO,
-        "msg=config listen=%s data=%s threads=%lld max_file_bytes=%lld max_upload_bytes=%lld "
-        "max_part_bytes=%lld max_org_bytes=%lld "
-        "max_batch_bytes=%lld max_connections=%lld connection_timeout=%lld sweep_interval=%lld "
-        "strict_download=%d metrics=%d clock_offset=%lld",
-        c->listen, c->data_dir, (long long)c->threads, (long long)c->max_file_bytes,
-        (long long)c->max_upload_bytes, (long long)c->max_part_bytes, (long long)c->max_org_bytes,
-        (long long)c->max_batch_bytes, (long long)c->max_connections,
-        (long long)c->connection_timeout, (long long)c->sweep_interval, c->strict_download,
-        c->metrics, (long long)c->clock_offset);
+    argot_buf b = ARGOT_BUF_INIT(8192);
+    int rc = argot_buf_puts(&b, "msg=config");
+    for (size_t i = 0; i < NSPECS && !rc; i++) {
+        const cfg_spec *sp = &specs[i];
+        const void *field = (const char *)c + sp->offset;
+        char key[64];
+        snprintf(key, sizeof key, "%s", sp->flag);
+        for (char *k = key; *k; k++)
+            if (*k == '-')
+                *k = '_';
+        if (sp->type == CFG_STR)
+            rc = argot_buf_printf(&b, " %s=\"%s\"", key,
+                                  *(char *const *)field ? *(char *const *)field : "");
+        else if (sp->type == CFG_BOOL)
+            rc = argot_buf_printf(&b, " %s=%d", key, *(const int *)field);
+        else
+            rc = argot_buf_printf(&b, " %s=%lld", key, (long long)*(const int64_t *)field);
+    }
+    if (!rc)
+        LOG(LOG_INFO, "%s", b.ptr);
+    argot_buf_free(&b);
 }
 
 void cfg_free(cfg *c)

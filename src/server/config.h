@@ -25,6 +25,15 @@ typedef struct cfg {
     int64_t min_free_bytes;
     int64_t max_connections;
     int64_t connection_timeout;
+    int64_t header_timeout;
+    int64_t min_body_rate;
+    int64_t body_rate_window;
+    int64_t max_head_bytes;
+    int64_t max_url_bytes;
+    int64_t max_headers;
+    int64_t max_query_params;
+    int64_t max_discard_bytes;
+    int64_t linger_timeout;
     int64_t sweep_interval;
     int64_t clock_offset;
     int64_t shutdown_grace;

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/buf.h"
 #include "server/ids.h"
 
 static int valid_org(const char *org)
@@ -25,10 +26,30 @@ static int valid_org(const char *org)
     return 1;
 }
 
+/* A key name is shown by `keys list`, one key per line: no control characters (a newline
+ * would forge a line), valid UTF-8, and short enough to be stored whole. */
+static const char *name_problem(const char *name)
+{
+    size_t n = strlen(name);
+    if (n >= META_NAME_MAX)
+        return "key names are at most 127 bytes";
+    if (!argot_utf8_valid(name, n))
+        return "key names must be valid UTF-8";
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)name[i] < 0x20 || name[i] == 0x7f)
+            return "key names must not contain control characters (newlines, tabs, ...)";
+    return NULL;
+}
+
 int keys_create(meta_store *m, const char *org, const char *name, char key[API_KEY_LEN + 1])
 {
     if (!valid_org(org)) {
         fprintf(stderr, "argotd: organization ids are 1-63 characters of [A-Za-z0-9_-]\n");
+        return 2;
+    }
+    const char *why = name ? name_problem(name) : NULL;
+    if (why) {
+        fprintf(stderr, "argotd: --name: %s\n", why);
         return 2;
     }
     meta_key k;
@@ -50,14 +71,31 @@ int keys_create(meta_store *m, const char *org, const char *name, char key[API_K
     return 0;
 }
 
+/* Names stored before names were checked may hold anything: control bytes are shown as \xNN so
+ * one key is always one line. */
+static void safe_name(const char *in, char *out, size_t cap)
+{
+    size_t o = 0;
+    for (; *in && o + 5 < cap; in++) {
+        unsigned char c = (unsigned char)*in;
+        if (c < 0x20 || c == 0x7f || c == '\\')
+            o += (size_t)snprintf(out + o, cap - o, "\\x%02x", c);
+        else
+            out[o++] = (char)c;
+    }
+    out[o] = '\0';
+}
+
 static int print_key(const meta_key *k, void *ud)
 {
+    char name[4 * META_NAME_MAX + 8];
+    safe_name(k->name[0] ? k->name : "-", name, sizeof name);
     char when[32];
     time_t t = (time_t)k->created_at;
     struct tm tm;
     gmtime_r(&t, &tm);
     strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    printf("%-20s  %-24s  %-20s  %s  %s\n", k->id, k->org, k->name[0] ? k->name : "-", when,
+    printf("%-20s  %-24s  %-20s  %s  %s\n", k->id, k->org, name, when,
            k->revoked_at ? "revoked" : "active");
     (void)ud;
     return 0;

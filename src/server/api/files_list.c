@@ -54,6 +54,14 @@ static void end(http_req *r)
                        0,      app_now(r->app)};
     list_params lp;
     list_param_error err;
+    size_t plen = 0;
+    if (http_query_n(r, "purpose", &plen) && (plen == 0 || plen != strlen(q.purpose))) {
+        /* empty, or with an encoded NUL: no purpose can look like that */
+        http_reply_invalid(r, "purpose", "invalid_value",
+                           "Invalid value for 'purpose': expected a non-empty string without NUL "
+                           "characters.");
+        return;
+    }
     if (list_params_parse(http_query(r, "limit"), http_query(r, "order"), q.after, &lp, &err)) {
         http_reply_invalid(r, err.param, err.code, "%s", err.message);
         return;

@@ -90,7 +90,8 @@ static int resolve(http_req *r, const meta_upload *u, json_t *ids, parts_vec *al
         free(list);
         return http_reply_internal(r, "complete alloc"), -1;
     }
-    qsort(all->v, all->n, sizeof *all->v, by_id);
+    if (all->n) /* qsort(NULL, 0, ...) is undefined behaviour */
+        qsort(all->v, all->n, sizeof *all->v, by_id);
     for (size_t i = 0; i < n; i++) {
         json_t *v = json_array_get(ids, i);
         meta_part key;
@@ -131,6 +132,17 @@ fail:
     return -1;
 }
 
+/* A part could not be read. Another request that completed or cancelled the upload meanwhile
+ * removes the parts: then the answer is the real service's 400 for an upload that is no
+ * longer pending, not a server error. */
+static int part_unreadable(http_req *r, int rc, const char *what)
+{
+    meta_upload now;
+    if (rc == BLOB_E_NOTFOUND && api_lookup_pending_upload(r, &now) != 0)
+        return -1; /* replied: not pending (or gone) any more */
+    return api_reply_blob_error(r, rc, what), -1;
+}
+
 static int md5_of_parts(http_req *r, meta_part **list, size_t n, char hex[33])
 {
     blob_store *bs = r->app->blob;
@@ -138,9 +150,10 @@ static int md5_of_parts(http_req *r, meta_part **list, size_t n, char hex[33])
     unsigned char *buf = malloc(MD5_BUF), md[EVP_MAX_MD_SIZE];
     unsigned mdlen = 0;
     int rc = ctx && buf && EVP_DigestInit_ex(ctx, EVP_md5(), NULL) == 1 ? 0 : -1;
+    int orc = BLOB_OK;
     for (size_t i = 0; rc == 0 && i < n; i++) {
         blob_reader rd;
-        if (bs->ops->open_read(bs, list[i]->blob, &rd) != BLOB_OK) {
+        if ((orc = bs->ops->open_read(bs, list[i]->blob, &rd)) != BLOB_OK) {
             rc = -1;
             break;
         }
@@ -162,6 +175,8 @@ static int md5_of_parts(http_req *r, meta_part **list, size_t n, char hex[33])
     }
     EVP_MD_CTX_free(ctx);
     free(buf);
+    if (rc && orc != BLOB_OK)
+        return part_unreadable(r, orc, "md5 open part");
     if (rc)
         http_reply_internal(r, "md5");
     return rc;
@@ -177,7 +192,7 @@ static int assemble(http_req *r, complete_req *c, meta_part **list, size_t n)
         blob_reader rd;
         int rc = bs->ops->open_read(bs, list[i]->blob, &rd);
         if (rc)
-            return api_reply_blob_error(r, rc, "open part"), -1;
+            return part_unreadable(r, rc, "open part");
         rc = blob_writer_copy_from(c->g.w, rd.fd, 0, (uint64_t)list[i]->bytes);
         close(rd.fd);
         if (rc)
