@@ -50,9 +50,10 @@ static upload *U(http_req *r)
 
 static int reply_too_large(http_req *r, int64_t got)
 {
+    /* The real front end's wording, after the sentence users look for. */
     return http_reply_error(r, 413, "server_error", NULL, NULL,
-                            "Maximum content size limit (%" PRId64 ") exceeded (%" PRId64
-                            " bytes read)",
+                            "File is too large. Maximum content size limit (%" PRId64
+                            ") exceeded (%" PRId64 " bytes read)",
                             r->app->cfg->max_file_bytes, got);
 }
 

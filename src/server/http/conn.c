@@ -43,30 +43,45 @@ static void set_events(http_conn *c, unsigned ev)
 void conn_set_idle(http_conn *c, int idle)
 {
     http_worker *w = c->w;
-    if (idle == c->idle_listed)
+    int want = idle ? 1 + (c->served ? IDLE_KEPT : IDLE_FRESH) : 0;
+    if (want == c->idle_listed)
         return;
-    if (idle) {
-        c->iprev = w->idle_tail;
-        c->inext = NULL;
-        if (w->idle_tail)
-            w->idle_tail->inext = c;
-        else
-            w->idle_head = c;
-        w->idle_tail = c;
-        atomic_fetch_add(&w->nidle, 1);
-    } else {
+    if (c->idle_listed) {
+        int l = c->idle_listed - 1;
         if (c->iprev)
             c->iprev->inext = c->inext;
         else
-            w->idle_head = c->inext;
+            w->idle_head[l] = c->inext;
         if (c->inext)
             c->inext->iprev = c->iprev;
         else
-            w->idle_tail = c->iprev;
+            w->idle_tail[l] = c->iprev;
         c->iprev = c->inext = NULL;
-        atomic_fetch_sub(&w->nidle, 1);
+        atomic_fetch_sub(&w->nidle[l], 1);
     }
-    c->idle_listed = idle;
+    if (want) {
+        int l = want - 1;
+        c->iprev = w->idle_tail[l];
+        c->inext = NULL;
+        if (w->idle_tail[l])
+            w->idle_tail[l]->inext = c;
+        else
+            w->idle_head[l] = c;
+        w->idle_tail[l] = c;
+        atomic_fetch_add(&w->nidle[l], 1);
+    }
+    c->idle_listed = want;
+}
+
+int conn_evict_idle(http_worker *w, int list, const http_conn *except)
+{
+    http_conn *c = w->idle_head[list];
+    if (c && c == except)
+        c = c->inext;
+    if (!c)
+        return 0;
+    conn_close(c);
+    return 1;
 }
 
 static void enter(http_conn *c, conn_state st)
@@ -600,6 +615,7 @@ static void next_request(http_conn *c)
 /* The response is complete. */
 static void reply_done(http_conn *c)
 {
+    c->served++;
     resp_free(&c->out);
     req_finish(c, 1);
     if (!c->keep_alive) {

@@ -27,6 +27,8 @@
 typedef struct http_worker http_worker;
 typedef struct http_conn http_conn;
 
+enum { IDLE_FRESH = 0, IDLE_KEPT = 1 };
+
 typedef enum conn_state {
     CS_IDLE,   /* between requests: no byte of the next one yet (evictable) */
     CS_HEAD,   /* reading a request head (header deadline) */
@@ -42,17 +44,17 @@ typedef struct http_resp {
     char *head; /* status line + fields + CRLF (malloc) */
     size_t head_len, head_off;
     int kind;
-    int no_body;     /* HEAD request: the fields only */
-    char *buf;       /* R_BUF */
+    int no_body; /* HEAD request: the fields only */
+    char *buf;   /* R_BUF */
     size_t buf_len, buf_off;
-    int fd;          /* R_FD: sendfile from fd_off */
+    int fd; /* R_FD: sendfile from fd_off */
     uint64_t fd_off, fd_left;
     http_stream_read sread; /* R_STREAM */
     void (*sdone)(void *ctx);
     void *sctx;
-    int chunked;   /* stream of unknown size: chunked framing */
-    int eof;       /* the stream has ended (for chunked: the last chunk is queued) */
-    char *pend;    /* bytes produced by the stream (with framing) not yet written */
+    int chunked; /* stream of unknown size: chunked framing */
+    int eof;     /* the stream has ended (for chunked: the last chunk is queued) */
+    char *pend;  /* bytes produced by the stream (with framing) not yet written */
     size_t pend_len, pend_off, pend_cap;
     uint64_t sent; /* body bytes written */
 } http_resp;
@@ -62,13 +64,14 @@ struct http_conn {
     int fd;
     conn_state state;
     http_conn *prev, *next;   /* the worker's connections */
-    http_conn *iprev, *inext; /* the worker's idle connections, oldest first */
-    int idle_listed;
-    unsigned events; /* epoll interest now registered */
-    char *in;        /* the request head, then bytes of the next request */
+    http_conn *iprev, *inext; /* the worker's idle list this connection is on, oldest first */
+    int idle_listed;          /* 0: on none, else 1 + IDLE_FRESH or IDLE_KEPT */
+    unsigned served;          /* requests answered on this connection */
+    unsigned events;          /* epoll interest now registered */
+    char *in;                 /* the request head, then bytes of the next request */
     size_t in_len, in_cap, scan;
-    char *later;      /* bytes of the next request read with a chunked body's end: c->in must */
-    size_t later_len; /* not move while a request borrows its head from it */
+    char *later;         /* bytes of the next request read with a chunked body's end: c->in must */
+    size_t later_len;    /* not move while a request borrows its head from it */
     int64_t since_ns;    /* entered the current state */
     int64_t progress_ns; /* last byte read or written */
     /* the body of the current request */
@@ -76,7 +79,7 @@ struct http_conn {
     uint64_t body_left; /* H1_BODY_LENGTH: bytes still to come */
     h1_chunked ck;
     int body_done;
-    int drop; /* a reply was made: body bytes are read and dropped */
+    int drop;          /* a reply was made: body bytes are read and dropped */
     uint64_t body_raw; /* body bytes received on the wire (framing included) */
     int64_t rate_ns;   /* start of the current rate window */
     uint64_t rate_raw; /* body_raw then */
@@ -98,8 +101,8 @@ typedef struct http_settings {
     h1_limits lim;
     unsigned max_query_params;
     int64_t idle_ns, header_ns, linger_ns, rate_window_ns;
-    uint64_t min_body_rate; /* bytes per second, 0: off */
-    uint64_t max_discard;   /* body bytes read and dropped after an early reply */
+    uint64_t min_body_rate;     /* bytes per second, 0: off */
+    uint64_t max_discard;       /* body bytes read and dropped after an early reply */
     uint64_t max_unrouted_body; /* body of a route that takes none */
 } http_settings;
 
@@ -111,13 +114,16 @@ struct http_worker {
     int evfd;
     int listening; /* the listening socket is in this worker's epoll set */
     int64_t accept_resume_ns;
-    atomic_int evict; /* idle connections other workers asked this one to close */
-    atomic_int nidle;
+    atomic_int evict;    /* idle connections other workers asked this one to close */
+    atomic_int nidle[2]; /* idle connections per list */
     int nconns;
     http_conn *conns;
-    http_conn *idle_head, *idle_tail;
+    /* Idle connections, oldest first, in two lists: IDLE_FRESH ones never sent a request (the
+     * first to go when room is needed: a flood of such sockets costs real clients nothing),
+     * IDLE_KEPT ones are keep-alive connections between requests. */
+    http_conn *idle_head[2], *idle_tail[2];
     http_conn *graveyard; /* closed, freed after the current batch of events */
-    char *rbuf; /* body reads */
+    char *rbuf;           /* body reads */
     size_t rcap;
     int64_t now_ns;
     time_t date_sec;
@@ -147,6 +153,9 @@ void conn_close(http_conn *c);
 /* Answers a connection accepted over the limit with 503 and closes it gracefully. */
 void conn_refuse(http_conn *c);
 void conn_set_idle(http_conn *c, int idle);
+/* Closes the oldest idle connection of list (IDLE_FRESH/IDLE_KEPT) other than except; 1 if it
+ * closed one. */
+int conn_evict_idle(http_worker *w, int list, const http_conn *except);
 
 /* reply.c */
 /* Builds the response head for status into c->out (fields of r, framing, Connection). */

@@ -102,8 +102,8 @@ static int origin_form(char **t, size_t *n)
 
 static int parse_version(const char *v, size_t n, int *minor, h1_error *err)
 {
-    if (n != 8 || memcmp(v, "HTTP/", 5) || v[6] != '.' || v[5] < '0' || v[5] > '9' ||
-        v[7] < '0' || v[7] > '9')
+    if (n != 8 || memcmp(v, "HTTP/", 5) || v[6] != '.' || v[5] < '0' || v[5] > '9' || v[7] < '0' ||
+        v[7] > '9')
         return fail(err, 400, "The request line is malformed (expected METHOD TARGET HTTP/1.1).");
     if (v[5] != '1')
         return fail(err, 505, "Only HTTP/1.0 and HTTP/1.1 are supported.");
@@ -493,12 +493,8 @@ static int control_byte(h1_chunked *c, char ch)
     }
 }
 
-int h1_chunked_feed(h1_chunked *c,
-                    const char *in,
-                    size_t len,
-                    size_t *used,
-                    const char **data,
-                    size_t *data_len)
+int h1_chunked_feed(
+    h1_chunked *c, const char *in, size_t len, size_t *used, const char **data, size_t *data_len)
 {
     size_t i = 0;
     if (c->state == C_ERR)

@@ -109,11 +109,7 @@ void h1_chunked_init(h1_chunked *c);
 /* Decodes in[0..len). Sets *used to the bytes consumed by this call. On H1C_DATA the caller
  * hands the slice on and calls again with the rest; on H1C_DONE the bytes after *used belong
  * to the next request. */
-int h1_chunked_feed(h1_chunked *c,
-                    const char *in,
-                    size_t len,
-                    size_t *used,
-                    const char **data,
-                    size_t *data_len);
+int h1_chunked_feed(
+    h1_chunked *c, const char *in, size_t len, size_t *used, const char **data, size_t *data_len);
 
 #endif

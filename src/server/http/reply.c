@@ -27,31 +27,56 @@
 static const char *reason(int status)
 {
     switch (status) {
-    case 100: return "Continue";
-    case 200: return "OK";
-    case 206: return "Partial Content";
-    case 304: return "Not Modified";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 411: return "Length Required";
-    case 413: return "Content Too Large";
-    case 414: return "URI Too Long";
-    case 415: return "Unsupported Media Type";
-    case 416: return "Range Not Satisfiable";
-    case 417: return "Expectation Failed";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 503: return "Service Unavailable";
-    case 505: return "HTTP Version Not Supported";
-    case 507: return "Insufficient Storage";
-    default: return status < 300 ? "OK" : status < 500 ? "Bad Request" : "Server Error";
+    case 100:
+        return "Continue";
+    case 200:
+        return "OK";
+    case 206:
+        return "Partial Content";
+    case 304:
+        return "Not Modified";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 408:
+        return "Request Timeout";
+    case 409:
+        return "Conflict";
+    case 411:
+        return "Length Required";
+    case 413:
+        return "Content Too Large";
+    case 414:
+        return "URI Too Long";
+    case 415:
+        return "Unsupported Media Type";
+    case 416:
+        return "Range Not Satisfiable";
+    case 417:
+        return "Expectation Failed";
+    case 429:
+        return "Too Many Requests";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 500:
+        return "Internal Server Error";
+    case 501:
+        return "Not Implemented";
+    case 503:
+        return "Service Unavailable";
+    case 505:
+        return "HTTP Version Not Supported";
+    case 507:
+        return "Insufficient Storage";
+    default:
+        return status < 300 ? "OK" : status < 500 ? "Bad Request" : "Server Error";
     }
 }
 
@@ -200,8 +225,8 @@ static int put_json_or_null(argot_buf *b, const char *s)
 }
 
 /* The OpenAI error envelope (with the "detail" object the real service adds). */
-static int error_body(argot_buf *b, const char *type, const char *param, const char *code,
-                      const char *msg)
+static int error_body(
+    argot_buf *b, const char *type, const char *param, const char *code, const char *msg)
 {
     size_t mlen = strlen(msg);
     int rc = argot_buf_puts(b, "{\"error\":{\"message\":");
@@ -285,9 +310,8 @@ int reply_protocol_error(http_conn *c, http_req *r, int status, const char *mess
         return http_reply_error(r, status, type, NULL, NULL, "%s", message);
     /* no request object (it could not be made): a bare envelope */
     argot_buf b = ARGOT_BUF_INIT(4096);
-    if (error_body(&b, type, NULL, NULL, message) || reply_head(c, NULL, status,
-                                                                "application/json",
-                                                                (int64_t)b.len)) {
+    if (error_body(&b, type, NULL, NULL, message) ||
+        reply_head(c, NULL, status, "application/json", (int64_t)b.len)) {
         argot_buf_free(&b);
         return -1;
     }
@@ -385,7 +409,8 @@ static int wrote(http_conn *c, ssize_t n)
 static int flush_buf(http_conn *c)
 {
     http_resp *o = &c->out;
-    while (o->head_off < o->head_len || (o->kind == R_BUF && !o->no_body && o->buf_off < o->buf_len)) {
+    while (o->head_off < o->head_len ||
+           (o->kind == R_BUF && !o->no_body && o->buf_off < o->buf_len)) {
         struct iovec iov[2];
         int n = 0;
         if (o->head_off < o->head_len)

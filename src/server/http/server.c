@@ -115,28 +115,36 @@ static void listen_on(http_worker *w, int on)
     w->listening = on;
 }
 
-/* Over the limit: close the oldest idle connection somewhere, or refuse the new one. */
-static void make_room(http_worker *w, http_conn *fresh)
+/* Another worker with an idle connection of list to spare, or NULL. */
+static http_worker *holder(http_server *s, const http_worker *self, int list)
 {
-    http_server *s = w->srv;
-    if (w->idle_head && w->idle_head != fresh) {
-        conn_close(w->idle_head);
-        return;
-    }
     http_worker *best = NULL;
     int most = 0;
     for (int i = 0; i < s->nworkers; i++) {
         http_worker *o = &s->workers[i];
-        int n = atomic_load(&o->nidle) - atomic_load(&o->evict);
-        if (o != w && n > most) {
+        int n = atomic_load(&o->nidle[list]) - atomic_load(&o->evict);
+        if (o != self && n > most) {
             most = n;
             best = o;
         }
     }
-    if (best) {
-        atomic_fetch_add(&best->evict, 1);
-        wake(best);
-        return;
+    return best;
+}
+
+/* Over the limit: close the oldest idle connection somewhere (one that never sent a request
+ * first), or refuse the new one. */
+static void make_room(http_worker *w, http_conn *fresh)
+{
+    http_server *s = w->srv;
+    for (int list = IDLE_FRESH; list <= IDLE_KEPT; list++) {
+        if (conn_evict_idle(w, list, fresh))
+            return;
+        http_worker *o = holder(s, w, list);
+        if (o) {
+            atomic_fetch_add(&o->evict, 1);
+            wake(o);
+            return;
+        }
     }
     conn_refuse(fresh);
 }
@@ -172,8 +180,9 @@ static void accept_some(http_worker *w)
 
 static void close_idle(http_worker *w, int count)
 {
-    while (count-- > 0 && w->idle_head)
-        conn_close(w->idle_head);
+    while (count-- > 0 &&
+           (conn_evict_idle(w, IDLE_FRESH, NULL) || conn_evict_idle(w, IDLE_KEPT, NULL)))
+        ;
 }
 
 static void on_wake(http_worker *w)

@@ -160,7 +160,7 @@ function probe(port, path, timeoutMs = 1000) {
 }
 
 export class Argotd {
-  constructor({ flags = [], env = {}, keepDir = false } = {}) {
+  constructor({ flags = [], env = {}, keepDir = false, nofile = 0 } = {}) {
     this.bin = argotdBinary();
     this.dir = mkdtempSync(join(tmpdir(), `${TMP_PREFIX}${process.pid}-`)); // 0700
     this.dataDir = this.dir; // --data DIR
@@ -168,6 +168,7 @@ export class Argotd {
     this.flags = flags;
     this.env = env;
     this.keepDir = keepDir;
+    this.nofile = nofile; // > 0: start under `ulimit -n nofile` (soft and hard)
     this.keys = {}; // org -> key (the first key created for it)
     this.keyNames = {}; // key -> name used with --name
     this.proc = null;
@@ -234,7 +235,9 @@ export class Argotd {
     const args = ['--listen', '127.0.0.1:0', '--data', this.dataDir, '--port-file', this.portFile, ...this.flags];
     const env = { ...process.env, ...this.env };
     for (const k of Object.keys(env)) if (k.startsWith('ARGOT_') && !(k in this.env)) delete env[k];
-    const proc = spawn(this.bin, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
+    const proc = this.nofile
+      ? spawn('/bin/sh', ['-c', `ulimit -n ${this.nofile} && exec "$0" "$@"`, this.bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env })
+      : spawn(this.bin, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
     this.proc = proc;
     this.port = null;
     proc.stdout.on('data', (c) => this._appendLog(c));
