@@ -1,5 +1,5 @@
 /*
- * libFuzzer target for path and id handling: router_match() on arbitrary paths (with every
+ * libFuzzer target for path and id handling: the API router on arbitrary paths (with every
  * method), id_plausible() and api_param_is_id() on the extracted {id} segment.
  *
  * Input layout: byte 0 picks the method (low 3 bits) and whether /metrics is enabled (bit 3);
@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "server/api/api.h"
+#include "server/api/routes.h"
 #include "server/http/router.h"
 #include "server/ids.h"
 
@@ -50,8 +51,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     path[size - 1] = '\0';
     size_t plen = strlen(path);
 
+    static http_router *rt[2];
+    if (!rt[0] && (api_router_new(&rt[0], 0) || api_router_new(&rt[1], 1)))
+        abort();
     route_match m;
-    router_match(path, router_method(mname), metrics, &m);
+    http_router_match(rt[metrics], path, router_method(mname), &m);
     if (m.ops && !m.path_known)
         abort();
     if (m.path_known && (!m.allow[0] || memchr(m.allow, '\0', sizeof m.allow) == NULL))

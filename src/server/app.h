@@ -1,7 +1,6 @@
 /*
  * The server's shared state, created once in main.c and read by every handler.
- * Thread: all fields are set before the HTTP daemon starts and never change after, except the
- * atomic counters.
+ * Thread: all fields are set before the HTTP server starts and never change after.
  */
 #ifndef ARGOT_SERVER_APP_H
 #define ARGOT_SERVER_APP_H
@@ -21,7 +20,6 @@ typedef struct app {
     meta_store *meta;
     blob_store *blob;
     struct metrics *metrics;
-    atomic_int inflight; /* requests between first call and completion */
 } app;
 
 /* The server's notion of "now" in Unix seconds (honours --clock-offset). */

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "server/app.h"
 #include "server/http/http.h"
 #include "server/log.h"
 

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "server/api/routes.h"
 #include "server/app.h"
 #include "server/config.h"
 #include "server/fsck.h"
@@ -111,11 +112,19 @@ static int wait_for_signal(void)
 static int serve(app *a, const cfg *c)
 {
     http_server *srv = NULL;
+    http_router *rt = NULL;
     sweeper *sw = NULL;
     if (sweeper_recover(a) || (c->bootstrap_key && bootstrap_key(a)))
         return 1;
-    if (sweeper_start(&sw, a) || http_server_start(&srv, a)) {
+    if (api_router_new(&rt, c->metrics)) {
+        LOG(LOG_ERROR, "msg=\"cannot build the router\"");
+        return 1;
+    }
+    http_config hc;
+    api_http_config(&hc, a, rt);
+    if (sweeper_start(&sw, a) || http_server_start(&srv, &hc)) {
         sweeper_stop(sw);
+        http_router_free(rt);
         return 1;
     }
     int port = http_server_port(srv);
@@ -123,9 +132,10 @@ static int serve(app *a, const cfg *c)
     if (c->port_file && write_port_file(c->port_file, port))
         LOG(LOG_ERROR, "msg=\"cannot write port file\" path=%s", c->port_file);
     int sig = wait_for_signal();
-    LOG(LOG_INFO, "msg=\"shutting down\" signal=%d inflight=%d", sig, atomic_load(&a->inflight));
+    LOG(LOG_INFO, "msg=\"shutting down\" signal=%d inflight=%d", sig, http_server_inflight(srv));
     http_server_stop(srv, (int)c->shutdown_grace);
     sweeper_stop(sw);
+    http_router_free(rt);
     LOG(LOG_INFO, "msg=stopped");
     return 0;
 }

@@ -9,7 +9,7 @@
 #include <stdint.h>
 
 #include "common/buf.h"
-#include "server/http/http.h"
+#include "server/api/routes.h"
 
 typedef struct metrics metrics;
 

@@ -8,6 +8,7 @@
 #include <jansson.h>
 
 #include "common/buf.h"
+#include "server/app.h"
 #include "server/http/http.h"
 #include "server/meta/meta.h"
 

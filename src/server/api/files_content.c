@@ -6,7 +6,8 @@
 #include <string.h>
 
 #include "server/api/api.h"
-#include "server/http/router.h"
+#include "server/api/disposition.h"
+#include "server/api/routes.h"
 
 static int forbidden(const char *purpose)
 {
@@ -34,7 +35,10 @@ static void end(http_req *r)
         http_reply_internal(r, "blob open");
         return;
     }
-    http_reply_fd(r, rd.fd, rd.size, f.filename);
+    char cd[4 * META_FILENAME_MAX + 64];
+    api_content_disposition(f.filename, cd, sizeof cd);
+    http_add_header(r, "Content-Disposition", cd);
+    http_reply_fd(r, 200, rd.fd, 0, rd.size);
 }
 
 const route_ops api_files_content = {

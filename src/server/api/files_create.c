@@ -22,8 +22,8 @@
 
 #include "server/api/api.h"
 #include "server/api/ingest.h"
+#include "server/api/routes.h"
 #include "server/http/multipart.h"
-#include "server/http/router.h"
 #include "server/log.h"
 
 #define FIELD_MAX 1024 /* purpose, expires_after fields */

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "server/api/api.h"
-#include "server/http/router.h"
+#include "server/api/routes.h"
 #include "server/log.h"
 
 static void end(http_req *r)

@@ -10,7 +10,7 @@
 
 #include "server/api/api.h"
 #include "server/api/list_params.h"
-#include "server/http/router.h"
+#include "server/api/routes.h"
 
 /* 10000 files with long escaped names stay below this; typical pages are ~250 B a file. */
 #define LIST_MAX_BODY (96u << 20)

@@ -1,6 +1,6 @@
 /* GET /v1/files/{file_id} */
 #include "server/api/api.h"
-#include "server/http/router.h"
+#include "server/api/routes.h"
 
 static void end(http_req *r)
 {

@@ -1,6 +1,6 @@
 /* GET /healthz: 200 when the metadata store answers; no authentication. */
 #include "server/api/api.h"
-#include "server/http/router.h"
+#include "server/api/routes.h"
 
 static void end(http_req *r)
 {

@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "server/app.h"
 #include "server/http/http.h"
 
 #define API_RESERVE_STEP (8 << 20) /* quota is reserved 8 MiB ahead of the bytes */

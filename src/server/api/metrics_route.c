@@ -1,6 +1,6 @@
 /* GET /metrics: Prometheus text format; off unless --metrics; no authentication. */
 #include "server/api/api.h"
-#include "server/http/router.h"
+#include "server/api/routes.h"
 #include "server/metrics.h"
 
 static void end(http_req *r)

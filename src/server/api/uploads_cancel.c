@@ -4,8 +4,8 @@
 #include <string.h>
 
 #include "server/api/api.h"
+#include "server/api/routes.h"
 #include "server/api/uploads.h"
-#include "server/http/router.h"
 
 static void end(http_req *r)
 {

@@ -23,8 +23,8 @@
 
 #include "server/api/api.h"
 #include "server/api/ingest.h"
+#include "server/api/routes.h"
 #include "server/api/uploads.h"
-#include "server/http/router.h"
 #include "server/log.h"
 
 #define COMPLETE_BODY_MAX (1 << 20) /* ~25 000 part ids */

@@ -9,8 +9,8 @@
 #include <string.h>
 
 #include "server/api/api.h"
+#include "server/api/routes.h"
 #include "server/api/uploads.h"
-#include "server/http/router.h"
 
 #define CREATE_BODY_MAX (64 * 1024)
 

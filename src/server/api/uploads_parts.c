@@ -15,9 +15,9 @@
 
 #include "server/api/api.h"
 #include "server/api/ingest.h"
+#include "server/api/routes.h"
 #include "server/api/uploads.h"
 #include "server/http/multipart.h"
-#include "server/http/router.h"
 
 #define NONDATA_MAX (1 << 20) /* body bytes that are not the part's data */
 

@@ -18,7 +18,6 @@
 #include <unistd.h>
 
 #include "server/http/conn.h"
-#include "server/http/disposition.h"
 #include "server/log.h"
 
 #define HEAD_MAX   (16 * 1024) /* a response head; extra fields beyond it are refused */
@@ -321,30 +320,27 @@ int reply_protocol_error(http_conn *c, http_req *r, int status, const char *mess
     return 0;
 }
 
-int http_reply_fd(http_req *r, int fd, uint64_t size, const char *filename)
+int http_reply_fd(http_req *r, int status, int fd, uint64_t off, uint64_t len)
 {
     if (!can_reply(r)) {
         close(fd);
         return -1;
     }
-    if (detached(r, 200, size)) {
+    if (detached(r, status, len)) {
         close(fd);
         return 0;
     }
-    char cd[4 * META_FILENAME_MAX + 64];
-    http_content_disposition(filename, cd, sizeof cd);
     http_conn *c = r->conn;
-    if (http_add_header(r, "Content-Disposition", cd) ||
-        reply_head(c, r, 200, "application/octet-stream", (int64_t)size)) {
+    if (reply_head(c, r, status, "application/octet-stream", (int64_t)len)) {
         close(fd);
         return -1;
     }
     c->out.kind = R_FD;
     c->out.fd = fd;
-    c->out.fd_off = 0;
-    c->out.fd_left = size;
-    r->status = 200;
-    r->bytes_out = size;
+    c->out.fd_off = off;
+    c->out.fd_left = len;
+    r->status = status;
+    r->bytes_out = len;
     return 0;
 }
 
