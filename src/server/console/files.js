@@ -17,7 +17,7 @@ export function formatBytes(n) {
     v /= 1024;
     i++;
   }
-  return i === 0 ? `${n} B` : `${v < 10 ? v.toFixed(1) : Math.round(v)} ${UNITS[i]}`;
+  return i === 0 ? `${n} B` : `${v < 10 ? Number(v.toFixed(1)) : Math.round(v)} ${UNITS[i]}`;
 }
 
 const pad = (n) => String(n).padStart(2, '0');
