@@ -121,6 +121,8 @@ function renderUsage() {
   const { used_bytes: used, quota_bytes: quota, reserved_bytes: reserved } = usage;
   const meter = $('usage-meter');
   meter.max = quota || 1;
+  meter.low = 0.75 * meter.max; // colours: fine below 75 %, a warning to 90 %, then alarm
+  meter.high = 0.9 * meter.max;
   meter.value = Math.min(used, quota);
   const pct = quota ? (used * 100) / quota : 0;
   let text = `${formatBytes(used)} of ${formatBytes(quota)} used (${pct < 1 && used ? pct.toFixed(2) : Math.round(pct)}%)`;

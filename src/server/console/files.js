@@ -215,8 +215,8 @@ export class FilesView {
       h('td', { class: 'id mono', 'data-label': 'ID' }, f.id),
       h('td', { 'data-label': 'Purpose' }, f.purpose),
       h('td', { class: 'num', 'data-label': 'Size', title: `${f.bytes} bytes` }, formatBytes(f.bytes)),
-      h('td', { 'data-label': 'Created', title: new Date(f.created_at * 1000).toISOString() }, formatTime(f.created_at)),
-      h('td', { 'data-label': 'Expires' }, formatTime(f.expires_at)),
+      h('td', { class: 'time', 'data-label': 'Created', title: new Date(f.created_at * 1000).toISOString() }, formatTime(f.created_at)),
+      h('td', { class: 'time', 'data-label': 'Expires', title: f.expires_at ? new Date(f.expires_at * 1000).toISOString() : null }, formatTime(f.expires_at)),
       actions,
     );
   }
