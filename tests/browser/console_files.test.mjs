@@ -6,6 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { stopClean } from './lib/server.mjs';
 import { startArgotd, sleep } from '../compat/lib/argotd.mjs';
 import { client, expectJson, expectError, msgWrongKey } from '../compat/lib/http.mjs';
 import { launch, openConsole, signIn, rowNames } from './lib/browser.mjs';
@@ -50,7 +51,7 @@ before(async () => {
 });
 after(async () => {
   await b?.close();
-  await srv?.close();
+  await stopClean(srv);
 });
 
 const total = () => PAGED + 3 + 1 + 2 + 1 + 1; // every file of org-web

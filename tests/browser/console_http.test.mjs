@@ -4,6 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { stopClean } from './lib/server.mjs';
 import { startArgotd } from '../compat/lib/argotd.mjs';
 import { request, client, expectError, expectJson, msgWrongKey, MSG_MISSING_KEY } from '../compat/lib/http.mjs';
 
@@ -41,7 +42,7 @@ before(async () => {
   other = client(srv, srv.keys['org-else']);
 });
 after(async () => {
-  await srv?.close();
+  await stopClean(srv);
 });
 
 function assertConsoleHeaders(res, what) {
@@ -127,7 +128,7 @@ test('unknown asset names are 404 in the OpenAI error envelope, with the CSP', a
   const page = (await request(srv.origin, { path: '/' })).text;
   const js = referenced(page).find((n) => n.endsWith('.js'));
   const stale = js.replace(/\.[0-9a-f]{12}\./, '.000000000000.');
-  for (const name of ['nope.js', stale, 'app.js', 'index.html', 'app.css', '%2e%2e%2fargot.db', js + 'x']) {
+  for (const name of ['nope.js', stale, 'app.js', 'index.html', 'app.css', '%2e%2e%2fargot.db', js + 'x', js + '%00x', 'x'.repeat(300)]) {
     for (const method of ['GET', 'HEAD']) {
       const res = await request(srv.origin, { method, path: `/console/${name}` });
       assert.equal(res.status, 404, `${method} /console/${name}`);

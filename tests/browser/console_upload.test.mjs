@@ -5,6 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
+import { stopClean } from './lib/server.mjs';
 import { startArgotd, sleep } from '../compat/lib/argotd.mjs';
 import { client, expectJson, msgQuota, MSG_FT_JSONL, MSG_BATCH_JSONL } from '../compat/lib/http.mjs';
 import { launch, openConsole, signIn, pickFiles, uploadItem, uploadEnd, throttleUploads, rowNames } from './lib/browser.mjs';
@@ -33,7 +34,7 @@ before(async () => {
 });
 after(async () => {
   await b?.close();
-  await srv?.close();
+  await stopClean(srv);
 });
 
 const usage = async () => expectJson(await api.get('/v1/argot/usage'), 200);

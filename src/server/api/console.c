@@ -78,8 +78,8 @@ static void page_end(http_req *r)
 static void asset_end(http_req *r)
 {
     /* The page is reached at / and /console only, never under its file name. */
-    const console_asset *a =
-        r->param_len < sizeof r->param && strcmp(r->param, CONSOLE_PAGE) ? find(r->param) : NULL;
+    int whole = r->param_len < sizeof r->param && strlen(r->param) == r->param_len; /* no %00 */
+    const console_asset *a = whole && strcmp(r->param, CONSOLE_PAGE) ? find(r->param) : NULL;
     if (!a) {
         if (security_headers(r))
             http_reply_internal(r, "console headers");

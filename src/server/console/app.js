@@ -195,7 +195,12 @@ function pump() {
     u.started = true;
     running++;
     u.run().then(() => {
-      if (u.state === 'done') files.added(u.result);
+      if (u.state === 'done') {
+        files.added(u.result);
+        toast(`Uploaded ${u.file.name}`);
+      } else if (u.state === 'failed') {
+        toast(`${u.file.name}: ${u.error}`, true);
+      }
       refreshUsage();
       pump();
     });
