@@ -7,7 +7,9 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { stopClean } from './lib/server.mjs';
-import { startArgotd, sleep } from '../compat/lib/argotd.mjs';
+import { startArgotd, sleep, Argotd } from '../compat/lib/argotd.mjs';
+import { execFileSync } from 'node:child_process';
+import { dirname, join } from 'node:path';
 import { client, expectJson, expectError, msgWrongKey } from '../compat/lib/http.mjs';
 import { launch, openConsole, signIn, rowNames } from './lib/browser.mjs';
 
@@ -379,4 +381,48 @@ test('at 400 px wide the rows become cards and nothing scrolls sideways', async 
   assert.equal(m.label, '"Filename"');
   assert.deepEqual(page.problems, []);
   await page.close();
+});
+
+test('at 10^5 files: one page of 100 per click, the count from the usage endpoint', async (t) => {
+  const N = 100000;
+  const big = new Argotd();
+  let tab;
+  try {
+    await big.createKey('org-big');
+    // Rows straight into the store (bench/seed.c), as the scale benchmark does: 10^5 uploads
+    // would take minutes. The rows have no blobs; nothing here reads a file's content.
+    const seed = process.env.ARGOT_BENCH_SEED || join(dirname(process.env.ARGOTD), 'argot_bench_seed');
+    execFileSync(seed, [big.dataDir, 'org-big', String(N)]);
+    await big.start();
+    tab = await openConsole(b, big);
+    await signIn(tab, big.keys['org-big']);
+    assert.equal(await tab.textContent('#files-status'), `100 of ${N} files loaded`);
+    for (let i = 2; i <= 4; i++) {
+      await tab.click('#load-more');
+      await tab.waitForFunction((n) => document.querySelectorAll('#files-body tr').length === n, i * 100);
+    }
+    assert.equal(await tab.textContent('#files-status'), `400 of ${N} files loaded`);
+    const lists = tab.requests.filter((r) => r.url().includes('/v1/files?')).map((r) => new URL(r.url()).searchParams);
+    assert.equal(lists.length, 4, 'one request per page, nothing loaded ahead');
+    assert.ok(lists.every((q) => q.get('limit') === '100'));
+    const rows = await tab.$$eval('#files-body tr', (r) => r.map((x) => x.dataset.id));
+    // bench/seed.c ids are file-bnch + the row index: newest first is N-1, N-2, ...
+    assert.deepEqual(rows.slice(0, 2), ['file-bnch00000000000099999', 'file-bnch00000000000099998']);
+    assert.equal(rows[399], `file-bnch${String(N - 400).padStart(17, '0')}`);
+    await tab.fill('#search', 'train-99999.');
+    assert.deepEqual(await rowNames(tab), ['train-99999.jsonl']);
+    const c = client(big, big.keys['org-big']);
+    const ms = [];
+    for (let i = 0; i < 20; i++) {
+      const t0 = process.hrtime.bigint();
+      assert.equal(expectJson(await c.get('/v1/argot/usage'), 200).file_count, N);
+      ms.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    }
+    ms.sort((x, y) => x - y);
+    t.diagnostic(`GET /v1/argot/usage at ${N} files: median ${ms[10].toFixed(2)} ms over 20 (not asserted)`);
+    assert.deepEqual(tab.problems, []);
+  } finally {
+    await tab?.close();
+    await stopClean(big);
+  }
 });
