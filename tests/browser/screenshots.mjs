@@ -3,6 +3,8 @@
 //
 //   ARGOTD=build/argotd node tests/browser/screenshots.mjs
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startArgotd, sleep, REPO_ROOT } from '../compat/lib/argotd.mjs';
 import { client } from '../compat/lib/http.mjs';
@@ -16,6 +18,7 @@ const srv = await startArgotd({
   flags: ['--max-org-bytes', String(256 * MiB), '--max-file-bytes', String(32 * MiB), '--max-part-bytes', String(8 * MiB)],
 });
 const b = await launch({ width: 1280, height: 860 });
+const tmp = mkdtempSync(join(tmpdir(), 'argot-shots-')); // files to pick (read while uploading)
 try {
   const api = client(srv, srv.keys['org-research']);
   const seed = [
@@ -50,11 +53,12 @@ try {
   await page.locator('section.usage').screenshot({ path: docs('console-usage.png') });
 
   await throttleUploads(page, 4 * MiB);
-  await pickFiles(page, [
-    { name: 'support-tickets-2025.jsonl', buffer: randomBytes(40 * MiB) },
-    { name: 'contract-scan.pdf', buffer: randomBytes(6 * MiB) },
-    { name: 'glossary.txt', buffer: randomBytes(2 * MiB) },
-  ], { purpose: 'user_data' });
+  const paths = [];
+  for (const [name, mib] of [['support-tickets-2025.jsonl', 40], ['contract-scan.pdf', 6], ['glossary.txt', 2]]) {
+    paths.push(join(tmp, name));
+    writeFileSync(paths.at(-1), randomBytes(mib * MiB));
+  }
+  await pickFiles(page, paths, { purpose: 'user_data' });
   await page.waitForFunction(() => [...document.querySelectorAll('#upload-list progress')].filter((p) => p.value > p.max * 0.3).length >= 1);
   await page.screenshot({ path: docs('console-upload.png') });
   for (const btn of (await page.$$('#upload-list button')).reverse()) await btn.click(); // cancel, queued first
@@ -68,6 +72,7 @@ try {
   await page.screenshot({ path: docs('console-400px.png') });
   console.log('wrote docs/console-{signin,files,usage,upload,400px}.png');
 } finally {
+  rmSync(tmp, { recursive: true, force: true });
   await b.close();
   await srv.close();
 }

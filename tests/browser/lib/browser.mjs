@@ -96,13 +96,14 @@ export function rowNames(page) {
   return page.$$eval('#files-body tr td.name', (tds) => tds.map((td) => td.textContent));
 }
 
-/** Sets the upload purpose (and expiry) and picks files: [{name, buffer, mimeType?}]. */
+/** Sets the upload purpose (and expiry) and picks files: [{name, buffer, mimeType?}], or
+ * paths of files on disk (faster for big ones: nothing goes through the protocol). */
 export async function pickFiles(page, files, { purpose = 'user_data', expires = '' } = {}) {
   await page.selectOption('#upload-purpose', purpose);
   await page.selectOption('#upload-expires', expires);
   await page.setInputFiles(
     '#file-input',
-    files.map((f) => ({ name: f.name, mimeType: f.mimeType || 'application/octet-stream', buffer: f.buffer })),
+    files.map((f) => (typeof f === 'string' ? f : { name: f.name, mimeType: f.mimeType || 'application/octet-stream', buffer: f.buffer })),
   );
 }
 
