@@ -55,6 +55,9 @@ typedef enum route_id {
     ROUTE_UPLOADS_PARTS,
     ROUTE_UPLOADS_COMPLETE,
     ROUTE_UPLOADS_CANCEL,
+    ROUTE_CONSOLE_PAGE,  /* GET / and /console: the web console's page */
+    ROUTE_CONSOLE_ASSET, /* GET /console/{name}: its scripts and styles */
+    ROUTE_ARGOT_USAGE,   /* GET /v1/argot/usage: an Argot extension */
     ROUTE_COUNT
 } route_id;
 

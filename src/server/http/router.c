@@ -13,6 +13,9 @@ typedef enum path_kind {
     P_UPLOAD_PARTS,
     P_UPLOAD_COMPLETE,
     P_UPLOAD_CANCEL,
+    P_CONSOLE,
+    P_CONSOLE_ASSET,
+    P_ARGOT_USAGE,
 } path_kind;
 
 typedef struct route_row {
@@ -33,6 +36,9 @@ static const route_row rows[] = {
     {P_UPLOAD_PARTS, HTTP_POST, &api_uploads_parts},
     {P_UPLOAD_COMPLETE, HTTP_POST, &api_uploads_complete},
     {P_UPLOAD_CANCEL, HTTP_POST, &api_uploads_cancel},
+    {P_CONSOLE, HTTP_GET, &api_console_page},
+    {P_CONSOLE_ASSET, HTTP_GET, &api_console_asset},
+    {P_ARGOT_USAGE, HTTP_GET, &api_argot_usage},
 };
 
 /* A collection (/v1/files, /v1/uploads) with its item and the item's sub-resources. */
@@ -51,6 +57,8 @@ static const collection collections[] = {
      P_UPLOADS,
      P_NONE,
      {{"/parts", P_UPLOAD_PARTS}, {"/complete", P_UPLOAD_COMPLETE}, {"/cancel", P_UPLOAD_CANCEL}}},
+    /* The web console: its page, and one asset per name below it (no deeper paths). */
+    {"/console", P_CONSOLE, P_CONSOLE_ASSET, {{NULL, P_NONE}}},
 };
 
 http_method router_method(const char *m)
@@ -98,6 +106,11 @@ static path_kind classify(const char *path, int metrics, const char **param, siz
         return P_HEALTHZ;
     if (!strcmp(path, "/metrics"))
         return metrics ? P_METRICS : P_NONE;
+    if (!strcmp(path, "/") || !strcmp(path, "/console/"))
+        return P_CONSOLE;
+    /* Argot's own endpoints live under /v1/argot/, a prefix the OpenAI API never uses. */
+    if (!strcmp(path, "/v1/argot/usage"))
+        return P_ARGOT_USAGE;
     for (size_t i = 0; i < sizeof collections / sizeof collections[0]; i++) {
         size_t n = strlen(collections[i].prefix);
         if (strncmp(path, collections[i].prefix, n) == 0) {

@@ -11,7 +11,7 @@ typedef struct route_match {
     const route_ops *ops; /* NULL: no route for this method */
     int path_known;       /* 1 if some method is routed on this path */
     char allow[64];       /* "GET, POST" when path_known */
-    const char *param;    /* start of the {file_id} segment in path, or NULL */
+    const char *param;    /* start of the {file_id} (or console asset name) segment, or NULL */
     size_t param_len;
 } route_match;
 
@@ -30,5 +30,8 @@ extern const route_ops api_uploads_create;
 extern const route_ops api_uploads_parts;
 extern const route_ops api_uploads_complete;
 extern const route_ops api_uploads_cancel;
+extern const route_ops api_console_page;
+extern const route_ops api_console_asset;
+extern const route_ops api_argot_usage;
 
 #endif

@@ -46,8 +46,7 @@ static void method_not_allowed(void **state)
 
 static void unknown_paths(void **state)
 {
-    static const char *const bad[] = {"/",
-                                      "/v1",
+    static const char *const bad[] = {"/v1",
                                       "/v1/",
                                       "/v1/files/",
                                       "/v1/files//content",
@@ -55,7 +54,15 @@ static void unknown_paths(void **state)
                                       "/v1/files/a/content/",
                                       "/v1/filesx",
                                       "/v1/files/../../etc/passwd",
-                                      "/metrics"};
+                                      "/metrics",
+                                      "/consolex",
+                                      "/console//app.js",
+                                      "/console/a/b",
+                                      "/index.html",
+                                      "/v1/argot",
+                                      "/v1/argot/",
+                                      "/v1/argot/usage/",
+                                      "/v1/argot/usagex"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         route_match m;
         router_match(bad[i], HTTP_GET, 0, &m);
@@ -71,6 +78,35 @@ static void metrics_only_when_enabled(void **state)
     assert_ptr_equal(m.ops, &api_metrics);
 }
 
+static void console_and_usage(void **state)
+{
+    static const char *const pages[] = {"/", "/console", "/console/"};
+    route_match m;
+    for (size_t i = 0; i < sizeof pages / sizeof pages[0]; i++) {
+        router_match(pages[i], HTTP_GET, 0, &m);
+        assert_ptr_equal(m.ops, &api_console_page);
+        assert_null(m.param);
+        router_match(pages[i], HTTP_HEAD, 0, &m);
+        assert_ptr_equal(m.ops, &api_console_page);
+        router_match(pages[i], HTTP_POST, 0, &m);
+        assert_null(m.ops);
+        assert_string_equal(m.allow, "GET, HEAD");
+    }
+    router_match("/console/app.0123456789ab.js", HTTP_GET, 0, &m);
+    assert_ptr_equal(m.ops, &api_console_asset);
+    assert_int_equal(m.param_len, strlen("app.0123456789ab.js"));
+    assert_memory_equal(m.param, "app.0123456789ab.js", m.param_len);
+    router_match("/console/nope", HTTP_DELETE, 0, &m);
+    assert_null(m.ops);
+    assert_true(m.path_known);
+    router_match("/v1/argot/usage", HTTP_GET, 0, &m);
+    assert_ptr_equal(m.ops, &api_argot_usage);
+    assert_true(m.ops->needs_auth);
+    router_match("/v1/argot/usage", HTTP_POST, 0, &m);
+    assert_null(m.ops);
+    assert_string_equal(m.allow, "GET, HEAD");
+}
+
 static void methods(void **state)
 {
     assert_int_equal(router_method("GET"), HTTP_GET);
@@ -82,8 +118,11 @@ static void methods(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(routes),        cmocka_unit_test(method_not_allowed),
-        cmocka_unit_test(unknown_paths), cmocka_unit_test(metrics_only_when_enabled),
+        cmocka_unit_test(routes),
+        cmocka_unit_test(method_not_allowed),
+        cmocka_unit_test(unknown_paths),
+        cmocka_unit_test(metrics_only_when_enabled),
+        cmocka_unit_test(console_and_usage),
         cmocka_unit_test(methods),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
