@@ -13,6 +13,8 @@ mode=${1:-all}
 build_pkgs=(build-essential cmake pkg-config libsqlite3-dev libjansson-dev
     libssl-dev libcurl4-openssl-dev)
 test_pkgs=(libcmocka-dev nodejs npm curl sqlite3 clang libclang-rt-14-dev)
+# The console's browser tests (tests/browser): Debian's Chromium, driven by playwright-core.
+test_pkgs+=(chromium chromium-driver)
 
 bench_pkgs=(nginx-light wrk nghttp2-client gnuplot-nox curl nodejs npm procps)
 
@@ -59,5 +61,16 @@ if [ "$mode" = all ]; then
             (cd "$here/tests/compat" && npm ci --no-audit --no-fund --loglevel=error >&2)
             cp "$here/tests/compat/package-lock.json" "$stamp"
         fi
+    fi
+fi
+
+if [ "$mode" = all ] && [ -f "$here/tests/browser/package-lock.json" ]; then
+    # playwright-core for the console's browser tests (pinned in tests/browser/package-lock.json;
+    # it drives /usr/bin/chromium: no browser is downloaded).
+    stamp="$here/tests/browser/node_modules/.argot-lock"
+    if [ ! -f "$stamp" ] || ! cmp -s "$stamp" "$here/tests/browser/package-lock.json"; then
+        (cd "$here/tests/browser" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund \
+            --loglevel=error >&2)
+        cp "$here/tests/browser/package-lock.json" "$stamp"
     fi
 fi

@@ -5,9 +5,9 @@
 #include <stdlib.h>
 
 static const char *const route_names[ROUTE_COUNT] = {
-    "unknown",        "healthz",        "metrics",          "files.create",
-    "files.list",     "files.retrieve", "files.delete",     "files.content",
-    "uploads.create", "uploads.parts",  "uploads.complete", "uploads.cancel",
+    "unknown",          "healthz",        "metrics",       "files.create",   "files.list",
+    "files.retrieve",   "files.delete",   "files.content", "uploads.create", "uploads.parts",
+    "uploads.complete", "uploads.cancel", "console.page",  "console.asset",  "argot.usage",
 };
 
 static const int statuses[] = {200, 400, 401, 404, 405, 408, 409, 413, 415, 429, 500, 503, 507};

@@ -83,7 +83,8 @@ describe('routing', () => {
     });
   }
 
-  for (const path of ['/v1/nope', '/v2/files', '/', '/v1', '/v1/files/file-abc/content/more', '/v1/files/file-abc/other', '/v1/uploadsx', '/healthzx']) {
+  // (`/` is the web console's page: tests/browser/console_http.test.mjs.)
+  for (const path of ['/v1/nope', '/v2/files', '/v1', '/v1/files/file-abc/content/more', '/v1/files/file-abc/other', '/v1/uploadsx', '/healthzx', '/consolex', '/console/a/b']) {
     test(`GET ${path} -> 404 JSON`, async () => {
       const res = await c.get(path);
       expectClientError(res, [404], `GET ${path}`);

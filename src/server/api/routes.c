@@ -16,6 +16,13 @@ static const http_route routes[] = {
     {HTTP_POST, "/v1/uploads/{upload_id}/parts", &api_uploads_parts},
     {HTTP_POST, "/v1/uploads/{upload_id}/complete", &api_uploads_complete},
     {HTTP_POST, "/v1/uploads/{upload_id}/cancel", &api_uploads_cancel},
+    /* Argot's own endpoints live under /v1/argot/, a prefix the OpenAI API never uses. */
+    {HTTP_GET, "/v1/argot/usage", &api_argot_usage},
+    /* The web console: its page, and one asset per name below it (no deeper paths). */
+    {HTTP_GET, "/", &api_console_page},
+    {HTTP_GET, "/console", &api_console_page},
+    {HTTP_GET, "/console/", &api_console_page},
+    {HTTP_GET, "/console/{name}", &api_console_asset},
     {HTTP_GET, "/metrics", &api_metrics}, /* last: left out unless --metrics */
 };
 

@@ -22,6 +22,9 @@ typedef enum route_id {
     ROUTE_UPLOADS_PARTS,
     ROUTE_UPLOADS_COMPLETE,
     ROUTE_UPLOADS_CANCEL,
+    ROUTE_CONSOLE_PAGE,  /* GET / and /console: the web console's page */
+    ROUTE_CONSOLE_ASSET, /* GET /console/{name}: its scripts and styles */
+    ROUTE_ARGOT_USAGE,   /* GET /v1/argot/usage: an Argot extension */
     ROUTE_COUNT
 } route_id;
 
@@ -36,6 +39,9 @@ extern const route_ops api_uploads_create;
 extern const route_ops api_uploads_parts;
 extern const route_ops api_uploads_complete;
 extern const route_ops api_uploads_cancel;
+extern const route_ops api_console_page;
+extern const route_ops api_console_asset;
+extern const route_ops api_argot_usage;
 
 /* The router of argotd's API (with /metrics only when with_metrics). */
 int api_router_new(http_router **out, int with_metrics);

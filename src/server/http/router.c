@@ -33,7 +33,7 @@ static int pattern_ok(const char *p)
         const char *e = strchr(s, '/');
         size_t n = e ? (size_t)(e - s) : strlen(s);
         if (n == 0)
-            return 0;
+            return !e && s[-1] == '/' && s[-2] != '/'; /* only a trailing slash: "/console/" */
         if (s[0] == '{' && (n < 3 || s[n - 1] != '}' || ++params > 1))
             return 0;
         if (!e)

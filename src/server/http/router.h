@@ -2,8 +2,9 @@
  * Maps (method, path) to a route. The table is the application's (api/routes.c registers the
  * Files and Uploads API); this file knows only patterns: literal segments and at most one
  * "{name}" segment, which matches any one non-empty segment and is handed to the handler
- * (percent-decoded) as r->param. Unknown paths get 404 ("Invalid URL"); a known path with
- * another method gets 405 and the Allow list. HEAD is routed like GET.
+ * (percent-decoded) as r->param; a trailing slash is literal ("/console/"). Unknown paths get 404
+ * ("Invalid URL"); a known path with another method gets 405 and the Allow list. HEAD is routed
+ * like GET.
  */
 #ifndef ARGOT_SERVER_ROUTER_H
 #define ARGOT_SERVER_ROUTER_H

@@ -232,6 +232,10 @@ typedef struct meta_ops {
     /* --- accounting --- */
     int (*org_usage)(meta_store *s, const char *org, int64_t *used, int64_t *reserved);
     int (*stats)(meta_store *s, meta_stats *out);
+    /* Optional (NULL when a backend cannot count): the number of files of org visible at now,
+     * every purpose (what a full walk of GET /v1/files would return). 0 for an organization
+     * never seen. */
+    int (*org_file_count)(meta_store *s, const char *org, int64_t now, int64_t *out);
 
     void (*free)(meta_store *s);
 } meta_ops;

@@ -145,6 +145,7 @@ enum {
     ST_PART_LIST,
     ST_PART_BLOBS,
     ST_PART_DEL,
+    ST_ORG_FILES,
     ST_LIST, /* 8 variants follow */
     ST_COUNT = ST_LIST + 8,
 };
@@ -201,6 +202,12 @@ static const char *const sql_text[ST_COUNT] = {
                      " WHERE upload_id = ?1 AND org = ?2 ORDER BY created_at, id",
     [ST_PART_BLOBS] = "SELECT blob, bytes FROM parts WHERE upload_id = ?1",
     [ST_PART_DEL] = "DELETE FROM parts WHERE upload_id = ?1",
+    /* Every file of the org (covering index), less its expired ones not yet swept (found from
+     * the expiry index: `+org` keeps the planner off the org indexes, which would visit every
+     * row of the org). 4 ms for an org of 10^5 files (sqlite3 shell), against 30 ms for one
+     * count with the VISIBLE test. */
+    [ST_ORG_FILES] = "SELECT (SELECT count(*) FROM files WHERE org = ?1)"
+                     " - (SELECT count(*) FROM files WHERE +org = ?1 AND expires_at <= ?2)",
     [ST_LIST + 0] = LIST_SQL(P_ANY, "", "ASC"),
     [ST_LIST + 1] = LIST_SQL(P_ANY, C_GT, "ASC"),
     [ST_LIST + 2] = LIST_SQL(P_EQ, "", "ASC"),
@@ -1550,6 +1557,25 @@ static int sq_stats(meta_store *ms, meta_stats *out)
     return rc != META_OK ? rc : query_i64(st, &out->files, &out->bytes);
 }
 
+/* One statement: both counts come from one snapshot. */
+static int sq_org_file_count(meta_store *ms, const char *org, int64_t now, int64_t *out)
+{
+    sq_conn *c;
+    sqlite3_stmt *st;
+    int rc;
+
+    if (!org_ok(org) || !out)
+        return META_E_INVALID;
+    *out = 0;
+    rc = prep(ms, ST_ORG_FILES, &c, &st);
+    if (rc != META_OK)
+        return rc;
+    if (sqlite3_bind_text(st, 1, org, -1, SQLITE_STATIC) != SQLITE_OK ||
+        sqlite3_bind_int64(st, 2, now) != SQLITE_OK)
+        return bind_err(c, st);
+    return query_i64(st, out, NULL);
+}
+
 /* ---- lifecycle ---- */
 
 static void sq_free(meta_store *ms)
@@ -1662,6 +1688,7 @@ static const meta_ops sq_ops = {
     .upload_take_expired = sq_upload_take_expired,
     .org_usage = sq_org_usage,
     .stats = sq_stats,
+    .org_file_count = sq_org_file_count,
     .free = sq_free,
 };
 

@@ -577,6 +577,44 @@ static void test_expiry(void **state)
     assert_int_equal(s->ops->expired_take(s, NOW, 0, count_file_cb, &n), META_E_INVALID);
 }
 
+static void count_is(meta_store *s, const char *org, int64_t now, int64_t want)
+{
+    int64_t n = -1;
+    assert_int_equal(s->ops->org_file_count(s, org, now, &n), META_OK);
+    assert_int_equal(n, want);
+}
+
+/* org_file_count: visible files of one org, every purpose; expired ones are gone at once. */
+static void test_org_file_count(void **state)
+{
+    meta_store *s = ((fx *)*state)->s;
+    meta_file f, out;
+    int64_t n;
+    int taken = 0;
+
+    if (!s->ops->org_file_count)
+        skip();                 /* optional op */
+    count_is(s, "org", NOW, 0); /* never seen */
+    put(s, "org", "file-a", 1, NOW);
+    put(s, "org", "file-b", 2, NOW);
+    put(s, "other", "file-c", 3, NOW);
+    file_make(&f, "org", "file-exp", "batch", 4, NOW, NOW + 100);
+    assert_int_equal(upload(s, &f, BIG_MAX), META_OK);
+    file_make(&f, "other", "file-exp2", "batch", 4, NOW, NOW + 50);
+    assert_int_equal(upload(s, &f, BIG_MAX), META_OK);
+    count_is(s, "org", NOW + 99, 3);
+    count_is(s, "org", NOW + 100, 2); /* expired, not yet swept */
+    count_is(s, "other", NOW + 49, 2);
+    count_is(s, "other", NOW + 100, 1);
+    assert_int_equal(s->ops->file_delete(s, "org", "file-a", NOW, &out), META_OK);
+    count_is(s, "org", NOW, 2);
+    assert_int_equal(s->ops->expired_take(s, NOW + 100, 10, count_file_cb, &taken), 2);
+    count_is(s, "org", NOW + 100, 1);
+    count_is(s, "org", NOW, 1);
+    assert_int_equal(s->ops->org_file_count(s, "bad org", NOW, &n), META_E_INVALID);
+    assert_int_equal(s->ops->org_file_count(s, "org", NOW, NULL), META_E_INVALID);
+}
+
 static void test_blob_referenced(void **state)
 {
     meta_store *s = ((fx *)*state)->s;
@@ -1027,6 +1065,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_list_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_list_stop, setup, teardown),
         cmocka_unit_test_setup_teardown(test_expiry, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_org_file_count, setup, teardown),
         cmocka_unit_test_setup_teardown(test_blob_referenced, setup, teardown),
         cmocka_unit_test_setup_teardown(test_upload_create_get, setup, teardown),
         cmocka_unit_test_setup_teardown(test_part_commit, setup, teardown),

@@ -54,8 +54,7 @@ static void method_not_allowed(void **state)
 
 static void unknown_paths(void **state)
 {
-    static const char *const bad[] = {"/",
-                                      "/v1",
+    static const char *const bad[] = {"/v1",
                                       "/v1/",
                                       "/v1/files/",
                                       "/v1/files//content",
@@ -63,7 +62,15 @@ static void unknown_paths(void **state)
                                       "/v1/files/a/content/",
                                       "/v1/filesx",
                                       "/v1/files/../../etc/passwd",
-                                      "/metrics"};
+                                      "/metrics",
+                                      "/consolex",
+                                      "/console//app.js",
+                                      "/console/a/b",
+                                      "/index.html",
+                                      "/v1/argot",
+                                      "/v1/argot/",
+                                      "/v1/argot/usage/",
+                                      "/v1/argot/usagex"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         route_match m;
         match(bad[i], HTTP_GET, 0, &m);
@@ -77,6 +84,35 @@ static void metrics_only_when_enabled(void **state)
     route_match m;
     match("/metrics", HTTP_GET, 1, &m);
     assert_ptr_equal(m.ops, &api_metrics);
+}
+
+static void console_and_usage(void **state)
+{
+    static const char *const pages[] = {"/", "/console", "/console/"};
+    route_match m;
+    for (size_t i = 0; i < sizeof pages / sizeof pages[0]; i++) {
+        match(pages[i], HTTP_GET, 0, &m);
+        assert_ptr_equal(m.ops, &api_console_page);
+        assert_null(m.param);
+        match(pages[i], HTTP_HEAD, 0, &m);
+        assert_ptr_equal(m.ops, &api_console_page);
+        match(pages[i], HTTP_POST, 0, &m);
+        assert_null(m.ops);
+        assert_string_equal(m.allow, "GET, HEAD");
+    }
+    match("/console/app.0123456789ab.js", HTTP_GET, 0, &m);
+    assert_ptr_equal(m.ops, &api_console_asset);
+    assert_int_equal(m.param_len, strlen("app.0123456789ab.js"));
+    assert_memory_equal(m.param, "app.0123456789ab.js", m.param_len);
+    match("/console/nope", HTTP_DELETE, 0, &m);
+    assert_null(m.ops);
+    assert_true(m.path_known);
+    match("/v1/argot/usage", HTTP_GET, 0, &m);
+    assert_ptr_equal(m.ops, &api_argot_usage);
+    assert_true(m.ops->needs_auth);
+    match("/v1/argot/usage", HTTP_POST, 0, &m);
+    assert_null(m.ops);
+    assert_string_equal(m.allow, "GET, HEAD");
 }
 
 /* The generic rules of patterns, apart from argotd's table. */
@@ -102,7 +138,7 @@ static void patterns(void **state)
     http_router_match(r, "/x//y", HTTP_GET, &m);
     assert_false(m.path_known);
     http_router_free(r);
-    const char *const bad[] = {"", "x", "//", "/a//b", "/{a}/{b}", "/{}", "/a/"};
+    const char *const bad[] = {"", "x", "//", "/a//b", "/{a}/{b}", "/{}", "/a//"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         const http_route one[] = {{HTTP_GET, bad[i], &op_a}};
         assert_int_equal(http_router_new(&r, one, 1), -1);
@@ -132,9 +168,13 @@ static void methods(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(routes),        cmocka_unit_test(method_not_allowed),
-        cmocka_unit_test(unknown_paths), cmocka_unit_test(metrics_only_when_enabled),
-        cmocka_unit_test(methods),       cmocka_unit_test(patterns),
+        cmocka_unit_test(routes),
+        cmocka_unit_test(method_not_allowed),
+        cmocka_unit_test(unknown_paths),
+        cmocka_unit_test(metrics_only_when_enabled),
+        cmocka_unit_test(methods),
+        cmocka_unit_test(patterns),
+        cmocka_unit_test(console_and_usage),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
