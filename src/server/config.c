@@ -48,6 +48,9 @@ static const cfg_spec specs[] = {
      F(connection_timeout), "seconds a connection may stay idle (slow clients are dropped)"},
     {"sweep-interval", "ARGOT_SWEEP_INTERVAL", CFG_INT, "60", 1, 86400, F(sweep_interval),
      "seconds between sweeps of expired files and orphan blobs"},
+    {"tombstone-seconds", "ARGOT_TOMBSTONE_SECONDS", CFG_INT, "86400", 0, 315360000,
+     F(tombstone_seconds),
+     "seconds a deleted or expired file's id stays a valid list cursor (after=), at least"},
     {"shutdown-grace", "ARGOT_SHUTDOWN_GRACE", CFG_INT, "30", 0, 3600, F(shutdown_grace),
      "seconds SIGTERM waits for in-flight requests"},
     {"strict-download", "ARGOT_STRICT_DOWNLOAD", CFG_BOOL, "0", 0, 1, F(strict_download),
@@ -230,12 +233,13 @@ void cfg_log_effective(const cfg *c)
         "msg=config listen=%s data=%s threads=%lld max_file_bytes=%lld max_upload_bytes=%lld "
         "max_part_bytes=%lld max_org_bytes=%lld "
         "max_batch_bytes=%lld max_connections=%lld connection_timeout=%lld sweep_interval=%lld "
-        "strict_download=%d metrics=%d clock_offset=%lld",
+        "tombstone_seconds=%lld strict_download=%d metrics=%d clock_offset=%lld",
         c->listen, c->data_dir, (long long)c->threads, (long long)c->max_file_bytes,
         (long long)c->max_upload_bytes, (long long)c->max_part_bytes, (long long)c->max_org_bytes,
         (long long)c->max_batch_bytes, (long long)c->max_connections,
-        (long long)c->connection_timeout, (long long)c->sweep_interval, c->strict_download,
-        c->metrics, (long long)c->clock_offset);
+        (long long)c->connection_timeout, (long long)c->sweep_interval,
+        (long long)c->tombstone_seconds, c->strict_download, c->metrics,
+        (long long)c->clock_offset);
 }
 
 void cfg_free(cfg *c)

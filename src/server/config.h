@@ -26,6 +26,7 @@ typedef struct cfg {
     int64_t max_connections;
     int64_t connection_timeout;
     int64_t sweep_interval;
+    int64_t tombstone_seconds; /* deleted files' ids stay list cursors this long (sweeper) */
     int64_t clock_offset;
     int64_t shutdown_grace;
     int strict_download;
