@@ -86,10 +86,10 @@ static void test_versions(void **st)
 static void test_request_line(void **st)
 {
     (void)st;
-    expect_refused("GET  / HTTP/1.1\r\nHost: a\r\n\r\n", 400);      /* two spaces */
-    expect_refused("GET / HTTP/1.1 \r\nHost: a\r\n\r\n", 400);      /* trailing space */
-    expect_refused("G(T / HTTP/1.1\r\nHost: a\r\n\r\n", 400);       /* not a token */
-    expect_refused("GET v1/files HTTP/1.1\r\nHost: a\r\n\r\n", 400); /* not origin-form */
+    expect_refused("GET  / HTTP/1.1\r\nHost: a\r\n\r\n", 400);        /* two spaces */
+    expect_refused("GET / HTTP/1.1 \r\nHost: a\r\n\r\n", 400);        /* trailing space */
+    expect_refused("G(T / HTTP/1.1\r\nHost: a\r\n\r\n", 400);         /* not a token */
+    expect_refused("GET v1/files HTTP/1.1\r\nHost: a\r\n\r\n", 400);  /* not origin-form */
     expect_refused("GET /\xc3\xa9 HTTP/1.1\r\nHost: a\r\n\r\n", 400); /* raw non-ASCII */
     parsed *p = parse("GET http://example.com/v1/files?x=1 HTTP/1.1\r\nHost: a\r\n\r\n");
     assert_int_equal(p->rc, 0);
@@ -114,14 +114,14 @@ static void test_field_syntax(void **st)
     (void)st;
     expect_refused(GET_HOST "Content-Length : 38\r\n\r\n", 400); /* space before the colon */
     expect_refused(GET_HOST "Content-Length\t: 38\r\n\r\n", 400);
-    expect_refused(GET_HOST "X-A: 1\r\n chunked\r\n\r\n", 400);    /* obs-fold */
+    expect_refused(GET_HOST "X-A: 1\r\n chunked\r\n\r\n", 400); /* obs-fold */
     expect_refused(GET_HOST "X-A: 1\r\n\tchunked\r\n\r\n", 400);
-    expect_refused(GET_HOST ": value\r\n\r\n", 400);               /* empty name */
-    expect_refused(GET_HOST "X(A): 1\r\n\r\n", 400);                /* not a token */
-    expect_refused(GET_HOST "X-A: a\x01z\r\n\r\n", 400);            /* control character */
-    expect_refused(GET_HOST "X-A: a\x7fz\r\n\r\n", 400);            /* DEL */
-    expect_refused(GET_HOST "X-A: a\rb\r\n\r\n", 400);              /* bare CR */
-    expect_refused("GET / HTTP/1.1\nHost: a\n\n", 400);             /* bare LF */
+    expect_refused(GET_HOST ": value\r\n\r\n", 400);     /* empty name */
+    expect_refused(GET_HOST "X(A): 1\r\n\r\n", 400);     /* not a token */
+    expect_refused(GET_HOST "X-A: a\x01z\r\n\r\n", 400); /* control character */
+    expect_refused(GET_HOST "X-A: a\x7fz\r\n\r\n", 400); /* DEL */
+    expect_refused(GET_HOST "X-A: a\rb\r\n\r\n", 400);   /* bare CR */
+    expect_refused("GET / HTTP/1.1\nHost: a\n\n", 400);  /* bare LF */
     expect_refused(GET_HOST "X-A: 1\n\r\n", 400);
     parsed *p = parse(GET_HOST "X-Latin: caf\xe9\r\n\r\n"); /* obs-text is allowed */
     assert_int_equal(p->rc, 0);
@@ -160,8 +160,16 @@ static void test_content_length(void **st)
     p = parse("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n");
     assert_int_equal(p->rc, 0);
     assert_int_equal(p->h.framing, H1_BODY_NONE);
-    const char *bad[] = {"38, 39", "1 38", "+5", "-1", "0x10", "", "3.0", "38,",
-                         "9223372036854775808", "99999999999999999999999"};
+    const char *bad[] = {"38, 39",
+                         "1 38",
+                         "+5",
+                         "-1",
+                         "0x10",
+                         "",
+                         "3.0",
+                         "38,",
+                         "9223372036854775808",
+                         "99999999999999999999999"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char text[256];
         snprintf(text, sizeof text, "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: %s\r\n\r\n",
@@ -308,8 +316,8 @@ static void expect_chunked(const char *in, const char *body, size_t tail)
     for (size_t step = 0; step <= 3; step++) {
         decoded *d = decode(in, n, step);
         if (d->rc != H1C_DONE)
-            fail_msg("not done (rc %d, %s) for %s with step %zu", d->rc,
-                     d->error ? d->error : "-", in, step);
+            fail_msg("not done (rc %d, %s) for %s with step %zu", d->rc, d->error ? d->error : "-",
+                     in, step);
         assert_int_equal(d->len, strlen(body));
         assert_memory_equal(d->data, body, d->len);
         assert_int_equal(d->consumed, n - tail);
@@ -330,8 +338,7 @@ static void test_chunked_good(void **st)
 {
     (void)st;
     expect_chunked("5\r\nhello\r\n0\r\n\r\n", "hello", 0);
-    expect_chunked("5\r\nhello\r\n6\r\n world\r\n0\r\n\r\nGET / HTTP/1.1\r\n", "hello world",
-                   16);
+    expect_chunked("5\r\nhello\r\n6\r\n world\r\n0\r\n\r\nGET / HTTP/1.1\r\n", "hello world", 16);
     expect_chunked("A;ext=1;b=\"q\"\r\n0123456789\r\n0\r\n\r\n", "0123456789", 0);
     expect_chunked("5 ;x\r\nhello\r\n0\r\nTrailer: v\r\nX: y\r\n\r\n", "hello", 0);
     expect_chunked("0\r\n\r\n", "", 0);
@@ -341,12 +348,12 @@ static void test_chunked_good(void **st)
 static void test_chunked_bad(void **st)
 {
     (void)st;
-    expect_chunked_error("\r\nhello\r\n0\r\n\r\n");       /* no size */
-    expect_chunked_error("g\r\nhello\r\n0\r\n\r\n");      /* not hex */
-    expect_chunked_error("5\nhello\r\n0\r\n\r\n");        /* bare LF */
-    expect_chunked_error("5\r\nhelloX\r\n0\r\n\r\n");     /* data longer than its size */
+    expect_chunked_error("\r\nhello\r\n0\r\n\r\n");   /* no size */
+    expect_chunked_error("g\r\nhello\r\n0\r\n\r\n");  /* not hex */
+    expect_chunked_error("5\nhello\r\n0\r\n\r\n");    /* bare LF */
+    expect_chunked_error("5\r\nhelloX\r\n0\r\n\r\n"); /* data longer than its size */
     expect_chunked_error("5\r\nhello\n0\r\n\r\n");
-    expect_chunked_error("1 2\r\nh\r\n");                 /* whitespace inside the size */
+    expect_chunked_error("1 2\r\nh\r\n"); /* whitespace inside the size */
     expect_chunked_error("-5\r\nhello\r\n");
     expect_chunked_error("1000000000000000\r\n");         /* 16 hex digits: too large */
     expect_chunked_error("5;\x01\r\nhello\r\n0\r\n\r\n"); /* control character in an extension */
@@ -368,18 +375,12 @@ static void test_chunked_bad(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_simple_get),
-        cmocka_unit_test(test_versions),
-        cmocka_unit_test(test_request_line),
-        cmocka_unit_test(test_host),
-        cmocka_unit_test(test_field_syntax),
-        cmocka_unit_test(test_nul_in_value),
-        cmocka_unit_test(test_content_length),
-        cmocka_unit_test(test_transfer_encoding),
-        cmocka_unit_test(test_connection_expect),
-        cmocka_unit_test(test_limits),
-        cmocka_unit_test(test_head_end_incremental),
-        cmocka_unit_test(test_chunked_good),
+        cmocka_unit_test(test_simple_get),           cmocka_unit_test(test_versions),
+        cmocka_unit_test(test_request_line),         cmocka_unit_test(test_host),
+        cmocka_unit_test(test_field_syntax),         cmocka_unit_test(test_nul_in_value),
+        cmocka_unit_test(test_content_length),       cmocka_unit_test(test_transfer_encoding),
+        cmocka_unit_test(test_connection_expect),    cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_head_end_incremental), cmocka_unit_test(test_chunked_good),
         cmocka_unit_test(test_chunked_bad),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
