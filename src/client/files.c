@@ -325,7 +325,10 @@ argot_status argot_files_create_file(argot_file **out,
     st = argot__upload_open(&up, req);
     if (st != ARGOT_OK) {
         client->err.os_errno = up.io_errno;
-        if (st == ARGOT_E_IO)
+        if (st == ARGOT_E_IO && req->file.kind == ARGOT_SOURCE_PATH)
+            st = argot__error_set(client, st, "cannot open the upload source %s: %s",
+                                  req->file.path, strerror(up.io_errno));
+        else if (st == ARGOT_E_IO)
             st = argot__error_set(client, st, "cannot open the upload source: %s",
                                   strerror(up.io_errno));
         else

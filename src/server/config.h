@@ -35,6 +35,7 @@ typedef struct cfg {
     int64_t max_discard_bytes;
     int64_t linger_timeout;
     int64_t sweep_interval;
+    int64_t tombstone_seconds; /* deleted files' ids stay list cursors this long (sweeper) */
     int64_t clock_offset;
     int64_t shutdown_grace;
     int strict_download;

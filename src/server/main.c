@@ -83,13 +83,24 @@ static int write_port_file(const char *path, int port)
     return 0;
 }
 
-static int bootstrap_key(app *a)
+/* Called once the server listens, so a start that fails (port in use, ...) creates nothing.
+ * With no active key: --bootstrap-key creates one for org-default and prints it; otherwise
+ * the operator is told how to make one. */
+static int bootstrap_key(app *a, const char *prog)
 {
     int64_t n = 0;
     if (a->meta->ops->key_count_active(a->meta, &n) != META_OK)
         return -1;
     if (n > 0)
         return 0;
+    if (!a->cfg->bootstrap_key) {
+        fprintf(stderr,
+                "argotd: no API key exists yet; create one (it is printed once) with\n"
+                "  %s keys create --data %s --org org-default --name dev\n"
+                "or start with --bootstrap-key (make run does)\n",
+                prog, a->cfg->data_dir);
+        return 0;
+    }
     char key[API_KEY_LEN + 1];
     if (keys_create(a->meta, "org-default", "bootstrap", key))
         return -1;
@@ -109,12 +120,12 @@ static int wait_for_signal(void)
     return sig;
 }
 
-static int serve(app *a, const cfg *c)
+static int serve(app *a, const cfg *c, const char *prog)
 {
     http_server *srv = NULL;
     http_router *rt = NULL;
     sweeper *sw = NULL;
-    if (sweeper_recover(a) || (c->bootstrap_key && bootstrap_key(a)))
+    if (sweeper_recover(a))
         return 1;
     if (api_router_new(&rt, c->metrics)) {
         LOG(LOG_ERROR, "msg=\"cannot build the router\"");
@@ -129,6 +140,12 @@ static int serve(app *a, const cfg *c)
     }
     int port = http_server_port(srv);
     LOG(LOG_INFO, "msg=listening host=%s port=%d version=%s", c->listen_host, port, ARGOT_VERSION);
+    if (bootstrap_key(a, prog)) {
+        LOG(LOG_ERROR, "msg=\"cannot create the development key\"");
+        http_server_stop(srv, 0);
+        sweeper_stop(sw);
+        return 1;
+    }
     if (c->port_file && write_port_file(c->port_file, port))
         LOG(LOG_ERROR, "msg=\"cannot write port file\" path=%s", c->port_file);
     int sig = wait_for_signal();
@@ -171,7 +188,7 @@ static int run_server(int argc, char **argv, int argi)
     if (metrics_new(&a.metrics))
         goto out;
     cfg_log_effective(&c);
-    rc = serve(&a, &c);
+    rc = serve(&a, &c, argv[0]);
 out:
     metrics_free(a.metrics);
     blob_store_free(a.blob);

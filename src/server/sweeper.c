@@ -105,12 +105,18 @@ static int pass(app *a, int guarded, atomic_int *stopping)
         }
         total += n;
     } while (n == EXPIRE_BATCH);
+    /* Tombstones (the ids of deleted and expired files, still valid list cursors) are kept
+     * --tombstone-seconds, then go at the next pass. */
+    int tombs = a->meta->ops->tombstone_purge(a->meta, app_now(a) - a->cfg->tombstone_seconds);
+    if (tombs < 0)
+        LOG(LOG_WARN, "msg=\"tombstone purge failed\" rc=%d", tombs);
     /* Blob mtimes are real time, not the (possibly offset) API clock. */
     orphan_ctx o = {a, guarded ? (int64_t)time(NULL) : INT64_MAX, 0, stopping};
     if (a->blob->ops->list(a->blob, on_blob, &o) < 0)
         LOG(LOG_WARN, "msg=\"orphan sweep failed\"");
-    if (total || o.removed)
-        LOG(LOG_INFO, "msg=swept expired=%d orphans=%d", total, o.removed);
+    if (total || o.removed || tombs > 0)
+        LOG(LOG_INFO, "msg=swept expired=%d orphans=%d tombstones=%d", total, o.removed,
+            tombs > 0 ? tombs : 0);
     return total + o.removed;
 }
 

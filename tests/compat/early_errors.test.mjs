@@ -2,9 +2,9 @@
 // as soon as it knows (the declared Content-Length, or the file bytes passing
 // --max-file-bytes), keeps reading and dropping the rest of the body up to
 // --max-discard-bytes so a client that is still sending can read the answer, then closes
-// gracefully. Checked with the official openai client (the pinned one here; 7.x on Node 22 in
-// the same cases through tests/compat/node22 once that client is installed), curl with and without chunked encoding, and a bound on
-// what the server reads from a client that keeps sending (its /proc/PID/io rchar).
+// gracefully. Checked with both pinned official clients (openai 6.x on this node, 7.x on
+// Node 22: lib/clients.mjs), curl with and without chunked encoding, and a bound on what the
+// server reads from a client that keeps sending (its /proc/PID/io rchar).
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -12,7 +12,7 @@ import { writeFileSync, readFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startArgotd } from './lib/argotd.mjs';
-import OpenAI, { toFile } from './lib/openai.mjs';
+import { CLIENTS, runScenario } from './lib/clients.mjs';
 import { rawExchange, rawHead } from './lib/http.mjs';
 
 const LIMIT = 1 << 20;
@@ -35,26 +35,22 @@ after(async () => {
 
 const readChars = (pid) => Number(readFileSync(`/proc/${pid}/io`, 'utf8').match(/^rchar: (\d+)/m)[1]);
 
-describe('the official client sees the 413', () => {
-  for (const factor of [1.01, 2, 10, 40]) {
-    test(`${factor}x the limit -> APIError 413 "File is too large."`, async () => {
-      const client = new OpenAI({ baseURL: srv.baseURL, apiKey: key, maxRetries: 0 });
-      const n = Math.round(LIMIT * factor);
-      const err = await client.files.create({ file: await toFile(Buffer.alloc(n, 0x61), 'big.txt'), purpose: 'assistants' }).then(
-        () => null,
-        (e) => e,
-      );
-      assert.ok(err, 'the upload was accepted');
-      assert.equal(err.status, 413, `not an HTTP error but ${err.constructor.name}: ${err.message}`);
-      assert.match(err.message, /File is too large\. Maximum content size limit \(1048576\) exceeded/);
-      assert.equal(err.error?.type, 'server_error');
+describe('the official clients see the 413', () => {
+  for (const c of CLIENTS) {
+    for (const factor of [1.01, 2, 10, 40]) {
+      test(`${factor}x the limit -> APIError 413 "File is too large." (${c.name})`, async () => {
+        const r = await runScenario(c, 'too_large.mjs', { baseURL: srv.baseURL, apiKey: key, bytes: Math.round(LIMIT * factor) });
+        assert.ok(!r.accepted, 'the upload was accepted');
+        assert.equal(r.status, 413, `not an HTTP error but ${r.name}: ${r.message}`);
+        assert.match(r.message, /File is too large\. Maximum content size limit \(1048576\) exceeded/);
+        assert.equal(r.type, 'server_error');
+      });
+    }
+    test(`with its default retries it still ends on the 413, not retried (${c.name})`, async () => {
+      const r = await runScenario(c, 'too_large.mjs', { baseURL: srv.baseURL, apiKey: key, bytes: 3 * LIMIT, maxRetries: 2 });
+      assert.equal(r.status, 413, r.message);
     });
   }
-  test('and with its default retries it still ends on the 413 (413 is not retried)', async () => {
-    const client = new OpenAI({ baseURL: srv.baseURL, apiKey: key });
-    const err = await client.files.create({ file: await toFile(Buffer.alloc(3 * LIMIT, 0x61), 'big.txt'), purpose: 'assistants' }).catch((e) => e);
-    assert.equal(err.status, 413, err.message);
-  });
 });
 
 describe('curl sees the 413', () => {

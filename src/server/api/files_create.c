@@ -5,9 +5,11 @@
  *           is refused with 413 before any body byte is read.
  *   body    the multipart parser hands file bytes straight to the blob writer; small fields
  *           (purpose, expires_after) are buffered with a small bound; fields in any order.
- *           At the first file byte an intent is opened (it names the blob), and quota is
- *           reserved against it in steps as bytes arrive, so a full organization is refused
- *           early and concurrent uploads can never overshoot.
+ *           An intent names the blob (opened at begin when a Content-Length is declared:
+ *           that whole length is reserved against it, or nothing is; else at the first file
+ *           byte). An upload holding no reservation is checked against the quota as bytes
+ *           arrive, so a full organization is refused early; the commit re-checks atomically,
+ *           so concurrent uploads can never overshoot (api/ingest.h, the quota rules).
  *   end     validate, make the blob durable (fsync, rename, fsync dir), then one metadata
  *           transaction (file row in, intent out, usage += bytes); only then 200.
  *   cleanup anything not committed is removed: writer aborted, blob removed, intent dropped.
@@ -318,7 +320,7 @@ static void end(http_req *r)
     f.created_at = app_now(r->app);
     if (validate(r, u) || expires_after(r, u, f.created_at, &f.expires_at))
         return;
-    if (api_ingest_reserve(r, &u->g, u->g.bytes))
+    if (api_ingest_quota(r, &u->g, u->g.bytes))
         return;
     snprintf(f.org, sizeof f.org, "%s", r->org);
     snprintf(f.purpose, sizeof f.purpose, "%s", u->purpose.ptr);

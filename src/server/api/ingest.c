@@ -42,30 +42,45 @@ int api_ingest_intent(http_req *r, api_ingest *g)
     return 0;
 }
 
+/* used + reserved + add <= max, without overflow (all >= 0). */
+static int fits(int64_t used, int64_t reserved, int64_t add, int64_t max)
+{
+    return used <= max && reserved <= max - used && add <= max - used - reserved;
+}
+
+/* For an upload holding no reservation: can need bytes fit beside what is used and what other
+ * uploads hold now? Reads only; the commit decides. */
+static int quota_check(http_req *r, api_ingest *g, int64_t need)
+{
+    meta_store *m = r->app->meta;
+    int64_t used = 0, reserved = 0;
+    int rc = m->ops->org_usage(m, r->org, &used, &reserved);
+    if (rc)
+        return api_reply_store_error(r, rc, "org_usage"), -1;
+    g->checked = need;
+    if (!fits(used, reserved, need, r->app->cfg->max_org_bytes))
+        return api_reply_quota(r), -1;
+    return 0;
+}
+
 int api_ingest_reserve_declared(http_req *r, api_ingest *g, int64_t cl, int64_t max_nondata)
 {
-    int64_t floor = cl - max_nondata;
-    if (cl <= 0 || floor <= 0)
-        return 0;
+    if (cl <= 0)
+        return 0; /* chunked (or empty): no reservation, checked as bytes come */
     if (api_ingest_intent(r, g))
         return -1;
     meta_store *m = r->app->meta;
-    int64_t max = r->app->cfg->max_org_bytes;
-    int rc = m->ops->intent_reserve(m, g->blob, cl, max);
+    int rc = m->ops->intent_reserve(m, g->blob, cl, r->app->cfg->max_org_bytes);
     if (rc == META_OK) {
-        g->reserved = cl;
+        g->reserved = cl; /* the body cannot be longer: the quota can no longer refuse it */
         return 0;
     }
-    if (rc == META_E_QUOTA) {
-        rc = m->ops->intent_reserve(m, g->blob, floor, max);
-        if (rc == META_OK) {
-            g->reserved = floor;
-            return 0;
-        }
-    }
-    if (rc == META_E_QUOTA)
-        return api_reply_quota(r), -1;
-    return api_reply_store_error(r, rc, "intent_reserve"), -1;
+    if (rc != META_E_QUOTA)
+        return api_reply_store_error(r, rc, "intent_reserve"), -1;
+    /* Hold nothing (holding part of it could make an upload that fits fail); refuse now only
+     * if even the smallest file this body can hold does not fit. */
+    int64_t floor = cl - max_nondata;
+    return floor > 0 ? quota_check(r, g, floor) : 0;
 }
 
 int api_ingest_open(http_req *r, api_ingest *g)
@@ -78,32 +93,17 @@ int api_ingest_open(http_req *r, api_ingest *g)
     return 0;
 }
 
-/* Falls back to the exact amount so an organization close to its quota can still use the
- * last bytes. */
-int api_ingest_reserve(http_req *r, api_ingest *g, int64_t need)
+int api_ingest_quota(http_req *r, api_ingest *g, int64_t need)
 {
-    if (need <= g->reserved)
-        return 0;
-    meta_store *m = r->app->meta;
-    int64_t max = r->app->cfg->max_org_bytes;
-    int64_t step = need - g->reserved + API_RESERVE_STEP;
-    int rc = m->ops->intent_reserve(m, g->blob, step, max);
-    if (rc == META_E_QUOTA) {
-        step = need - g->reserved;
-        rc = m->ops->intent_reserve(m, g->blob, step, max);
-    }
-    if (rc == META_E_QUOTA)
-        return api_reply_quota(r), -1;
-    if (rc)
-        return api_reply_store_error(r, rc, "intent_reserve"), -1;
-    g->reserved += step;
-    return 0;
+    return need <= g->reserved ? 0 : quota_check(r, g, need);
 }
 
 int api_ingest_write(http_req *r, api_ingest *g, const char *data, size_t len)
 {
     int64_t after = g->bytes + (int64_t)len;
-    if (api_ingest_reserve(r, g, after))
+    /* Without a reservation: checked at the first bytes, then every API_QUOTA_CHECK_STEP. */
+    if (after > g->reserved && (g->checked == 0 || after - g->checked >= API_QUOTA_CHECK_STEP) &&
+        quota_check(r, g, after))
         return -1;
     int rc = blob_writer_write(g->w, data, len);
     if (rc)

@@ -1,6 +1,6 @@
 /*
  * POST /v1/uploads/{upload_id}/parts: one part, the multipart field "data", streamed into its own
- * blob exactly like a file (api/ingest.c: intent, quota reserved ahead of the bytes, durable blob),
+ * blob exactly like a file (api/ingest.c: intent, the quota rules, durable blob),
  * then one transaction: part row in, intent out, usage += bytes. Parts may arrive in parallel.
  *
  *   begin   the upload must exist and be pending (404/400 before the body is read); a declared
@@ -157,7 +157,7 @@ static void end(http_req *r)
         http_reply_invalid(r, "data", NULL, "'data' is a required property");
         return;
     }
-    if (api_ingest_reserve(r, &p->g, p->g.bytes) || api_ingest_commit_blob(r, &p->g))
+    if (api_ingest_quota(r, &p->g, p->g.bytes) || api_ingest_commit_blob(r, &p->g))
         return;
     meta_part part;
     memset(&part, 0, sizeof part);

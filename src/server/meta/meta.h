@@ -127,7 +127,7 @@ typedef int (*meta_part_cb)(const meta_part *p, void *userdata);
 
 typedef struct meta_store meta_store;
 
-#define META_OPS_VERSION 2 /* 2: uploads and parts */
+#define META_OPS_VERSION 3 /* 2: uploads and parts; 3: tombstones */
 typedef struct meta_ops {
     unsigned version;
     const char *name;
@@ -163,17 +163,25 @@ typedef struct meta_ops {
     /* NOTFOUND if no visible (unexpired) file with this id exists in org. */
     int (*file_get)(meta_store *s, const char *org, const char *id, int64_t now, meta_file *out);
     /* Keyset page: at most req->limit files in (created_at, creation order) after req->after.
-     * Sets *has_more. NOTFOUND if req->after names no file of the org. */
+     * Sets *has_more. req->after may name a file of the org (expired ones too) or the
+     * tombstone of one (deleted or swept since, until tombstone_purge): the page starts after
+     * its place. NOTFOUND if it names neither. */
     int (*file_list)(
         meta_store *s, const meta_list_req *req, meta_file_cb cb, void *userdata, int *has_more);
-    /* One transaction: deletes the visible file and lowers the org's usage. Fills out (so the
-     * caller can remove out->blob). NOTFOUND if absent, expired or of another org. */
+    /* One transaction: deletes the visible file, leaves its tombstone (id, org, place in the
+     * list order, deleted at now) and lowers the org's usage. Fills out (so the caller can
+     * remove out->blob). NOTFOUND if absent, expired or of another org. */
     int (*file_delete)(meta_store *s, const char *org, const char *id, int64_t now, meta_file *out);
-    /* Deletes up to limit files with 0 < expires_at <= now in one transaction, lowering usage,
-     * then calls cb with each. Returns the number deleted (>= 0) or META_E_*. */
+    /* Deletes up to limit files with 0 < expires_at <= now in one transaction, leaving their
+     * tombstones and lowering usage, then calls cb with each. Returns the number deleted
+     * (>= 0) or META_E_*. */
     int (*expired_take)(meta_store *s, int64_t now, int limit, meta_file_cb cb, void *userdata);
     /* 1 if a file row, a part row or an intent names blob, 0 if none, or META_E_*. */
     int (*blob_referenced)(meta_store *s, const char *blob);
+    /* Removes the tombstones left at or before `before` (since version 3). Returns how many
+     * (>= 0) or META_E_*. A file created later never takes the place in the list order of a
+     * tombstone still kept, so a cursor naming it skips nothing. */
+    int (*tombstone_purge)(meta_store *s, int64_t before);
 
     /* --- uploads (since version 2) ---
      * An upload is pending until completed or cancelled; a pending upload whose expires_at has

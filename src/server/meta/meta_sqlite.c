@@ -84,6 +84,16 @@ static const char *const migrations[] = {
     "  bytes INTEGER NOT NULL CHECK (bytes >= 0),"
     "  created_at INTEGER NOT NULL);"
     "CREATE INDEX parts_upload ON parts(upload_id, created_at, id);",
+    /* 2 -> 3: tombstones of deleted and expired files, so their ids keep working as list
+     * cursors (pos: the file's rowid, its place in the (created_at, rowid) order). */
+    "CREATE TABLE tombstones("
+    "  id TEXT PRIMARY KEY,"
+    "  org TEXT NOT NULL,"
+    "  created_at INTEGER NOT NULL,"
+    "  pos INTEGER NOT NULL,"
+    "  deleted_at INTEGER NOT NULL);"
+    "CREATE INDEX tombstones_pos ON tombstones(pos);"
+    "CREATE INDEX tombstones_deleted ON tombstones(deleted_at);",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -132,6 +142,9 @@ enum {
     ST_FILE_GET,
     ST_FILE_DEL,
     ST_FILE_CURSOR,
+    ST_TOMB_INSERT,
+    ST_TOMB_CURSOR,
+    ST_TOMB_PURGE,
     ST_FILE_EXPIRED,
     ST_BLOB_REF,
     ST_STATS,
@@ -174,11 +187,19 @@ static const char *const sql_text[ST_COUNT] = {
     [ST_INTENT_DEL] = "DELETE FROM intents WHERE blob = ?1",
     [ST_INTENT_ALL] = "SELECT blob FROM intents",
     [ST_INTENT_DEL_ALL] = "DELETE FROM intents",
-    [ST_FILE_INSERT] = "INSERT INTO files(id, org, purpose, filename, bytes, created_at,"
-                       " expires_at, blob) VALUES (?1, ?2, ?3, ?4, ?5, ?6, nullif(?7, 0), ?8)",
+    /* The rowid is above every tombstone's: a new file never takes the place of a deleted one
+     * that a client's cursor may still name (SQLite would reuse the highest rowid). */
+    [ST_FILE_INSERT] = "INSERT INTO files(rowid, id, org, purpose, filename, bytes, created_at,"
+                       " expires_at, blob) VALUES (max(coalesce((SELECT max(rowid) FROM files), 0),"
+                       " coalesce((SELECT max(pos) FROM tombstones), 0)) + 1,"
+                       " ?1, ?2, ?3, ?4, ?5, ?6, nullif(?7, 0), ?8)",
     [ST_FILE_GET] = "SELECT " FILE_COLS " FROM files WHERE id = ?1 AND org = ?2" VISIBLE("?3"),
     [ST_FILE_DEL] = "DELETE FROM files WHERE id = ?1",
     [ST_FILE_CURSOR] = "SELECT created_at, rowid FROM files WHERE id = ?2 AND org = ?1",
+    [ST_TOMB_INSERT] = "INSERT OR REPLACE INTO tombstones(id, org, created_at, pos, deleted_at)"
+                       " SELECT id, org, created_at, rowid, ?2 FROM files WHERE id = ?1",
+    [ST_TOMB_CURSOR] = "SELECT created_at, pos FROM tombstones WHERE id = ?2 AND org = ?1",
+    [ST_TOMB_PURGE] = "DELETE FROM tombstones WHERE deleted_at <= ?1",
     [ST_FILE_EXPIRED] = "SELECT " FILE_COLS " FROM files WHERE expires_at <= ?1"
                         " ORDER BY expires_at LIMIT ?2",
     [ST_BLOB_REF] = "SELECT EXISTS (SELECT 1 FROM files WHERE blob = ?1)"
@@ -943,12 +964,12 @@ static int sq_file_get(meta_store *ms, const char *org, const char *id, int64_t 
     return rc != META_OK ? rc : file_fetch(c, org, id, now, out);
 }
 
-/* Resolves the cursor to its (created_at, rowid) and binds them as ?3, ?4. Expired files still
- * work as cursors, so a client paging while a file expires is not cut off. */
-static int cursor_bind(sq_conn *c, const meta_list_req *req, sqlite3_stmt *list)
+/* Runs a cursor lookup (ST_FILE_CURSOR or ST_TOMB_CURSOR) and binds its (created_at,
+ * position) as ?3, ?4 of list. NOTFOUND if it names nothing. */
+static int cursor_try(sq_conn *c, int id, const meta_list_req *req, sqlite3_stmt *list)
 {
     sqlite3_stmt *st;
-    int rc = stmt(c, ST_FILE_CURSOR, &st);
+    int rc = stmt(c, id, &st);
 
     if (rc != META_OK)
         return rc;
@@ -965,6 +986,15 @@ static int cursor_bind(sq_conn *c, const meta_list_req *req, sqlite3_stmt *list)
     }
     sqlite3_reset(st);
     return rc;
+}
+
+/* Resolves the cursor to its place in the order. Expired files still work as cursors, and so
+ * do the tombstones of deleted (or swept) files, so a client deleting what it pages through,
+ * or paging while a file expires, is not cut off. */
+static int cursor_bind(sq_conn *c, const meta_list_req *req, sqlite3_stmt *list)
+{
+    int rc = cursor_try(c, ST_FILE_CURSOR, req, list);
+    return rc == META_E_NOTFOUND ? cursor_try(c, ST_TOMB_CURSOR, req, list) : rc;
 }
 
 static int list_bind(sq_conn *c, const meta_list_req *req, sqlite3_stmt *st)
@@ -1030,6 +1060,8 @@ static int sq_file_delete(
         return rc;
     rc = file_fetch(c, org, id, now, &f);
     if (rc == META_OK)
+        rc = text_stmt(c, ST_TOMB_INSERT, id, now);
+    if (rc == META_OK)
         rc = text_stmt(c, ST_FILE_DEL, id, 0);
     if (rc == META_OK)
         rc = org_add(c, org, -f.bytes, 0);
@@ -1089,7 +1121,9 @@ static int sq_expired_take(meta_store *ms, int64_t now, int limit, meta_file_cb 
     v = mem;
     rc = expired_collect(c, now, limit, v, &n);
     for (int i = 0; rc == META_OK && i < n; i++) {
-        rc = text_stmt(c, ST_FILE_DEL, v[i].id, 0);
+        rc = text_stmt(c, ST_TOMB_INSERT, v[i].id, now);
+        if (rc == META_OK)
+            rc = text_stmt(c, ST_FILE_DEL, v[i].id, 0);
         if (rc == META_OK)
             rc = org_add(c, v[i].org, -v[i].bytes, 0);
     }
@@ -1118,6 +1152,21 @@ static int sq_blob_referenced(meta_store *ms, const char *blob)
         return bind_err(c, st);
     rc = query_i64(st, &yes, NULL);
     return rc != META_OK ? rc : yes != 0;
+}
+
+static int sq_tombstone_purge(meta_store *ms, int64_t before)
+{
+    sq_conn *c;
+    sqlite3_stmt *st;
+    int rc;
+
+    rc = prep(ms, ST_TOMB_PURGE, &c, &st);
+    if (rc != META_OK)
+        return rc;
+    if (sqlite3_bind_int64(st, 1, before) != SQLITE_OK)
+        return bind_err(c, st);
+    rc = run(st);
+    return rc != META_OK ? rc : sqlite3_changes(c->db);
 }
 
 /* ---- uploads ---- */
@@ -1679,6 +1728,7 @@ static const meta_ops sq_ops = {
     .file_delete = sq_file_delete,
     .expired_take = sq_expired_take,
     .blob_referenced = sq_blob_referenced,
+    .tombstone_purge = sq_tombstone_purge,
     .upload_create = sq_upload_create,
     .upload_get = sq_upload_get,
     .upload_cancel = sq_upload_cancel,

@@ -78,12 +78,35 @@ static void bad_values(void **state)
     unsetenv("ARGOT_METRICS");
 }
 
+/* --tombstone-seconds: how long deleted files' ids stay list cursors. */
+static void tombstone_seconds(void **state)
+{
+    cfg c;
+    char *a0[] = {"argotd"};
+    assert_int_equal(load(&c, 1, a0), 0);
+    assert_int_equal(c.tombstone_seconds, 86400);
+    cfg_free(&c);
+    setenv("ARGOT_TOMBSTONE_SECONDS", "600", 1);
+    assert_int_equal(load(&c, 1, a0), 0);
+    assert_int_equal(c.tombstone_seconds, 600);
+    cfg_free(&c);
+    char *a1[] = {"argotd", "--tombstone-seconds", "0"};
+    assert_int_equal(load(&c, 3, a1), 0);
+    assert_int_equal(c.tombstone_seconds, 0); /* flag beats env */
+    cfg_free(&c);
+    unsetenv("ARGOT_TOMBSTONE_SECONDS");
+    char *a2[] = {"argotd", "--tombstone-seconds", "-1"};
+    assert_int_equal(load(&c, 3, a2), 2);
+    cfg_free(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(defaults),
         cmocka_unit_test(env_then_flags),
         cmocka_unit_test(bad_values),
+        cmocka_unit_test(tombstone_seconds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

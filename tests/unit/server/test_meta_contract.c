@@ -615,6 +615,151 @@ static void test_org_file_count(void **state)
     assert_int_equal(s->ops->org_file_count(s, "org", NOW, NULL), META_E_INVALID);
 }
 
+/* ---- tombstones: deleted and expired files stay valid cursors ---- */
+
+typedef struct ids {
+    char v[64][META_ID_MAX];
+    int n;
+} ids;
+
+static int ids_cb(const meta_file *f, void *userdata)
+{
+    ids *x = userdata;
+    assert_true(x->n < 64);
+    (void)snprintf(x->v[x->n++], META_ID_MAX, "%s", f->id);
+    return 0;
+}
+
+/* One page after `after` (NULL: the first); returns the store's code. */
+static int page_ids(
+    meta_store *s, const char *org, const char *after, int desc, int limit, ids *out, int *more)
+{
+    meta_list_req req = {.org = org, .after = after, .desc = desc, .limit = limit, .now = NOW};
+    out->n = 0;
+    return s->ops->file_list(s, &req, ids_cb, out, more);
+}
+
+/* The official clients' auto-pagination while deleting every file it is handed: each next page
+ * starts after the last id of the previous one, which is deleted by then. */
+static void delete_while_paging(meta_store *s, int desc)
+{
+    char after[META_ID_MAX] = "", id[32];
+    int deleted = 0, more = 1;
+    ids pg;
+    meta_file out;
+
+    for (int i = 0; i < 25; i++) {
+        (void)snprintf(id, sizeof id, "file-%c%02d", desc ? 'd' : 'a', i);
+        put(s, "org", id, 10, NOW + i / 4); /* four files share each second */
+    }
+    while (more) {
+        assert_int_equal(page_ids(s, "org", after[0] ? after : NULL, desc, 10, &pg, &more),
+                         META_OK);
+        for (int i = 0; i < pg.n; i++) {
+            (void)snprintf(id, sizeof id, "file-%c%02d", desc ? 'd' : 'a',
+                           desc ? 24 - deleted : deleted);
+            assert_string_equal(pg.v[i], id); /* in order, none skipped */
+            assert_int_equal(s->ops->file_delete(s, "org", pg.v[i], NOW + 50, &out), META_OK);
+            deleted++;
+        }
+        if (pg.n)
+            (void)snprintf(after, sizeof after, "%s", pg.v[pg.n - 1]);
+    }
+    assert_int_equal(deleted, 25);
+    usage_is(s, "org", 0, 0);
+}
+
+static void test_tombstone_delete_while_paging(void **state)
+{
+    meta_store *s = ((fx *)*state)->s;
+    delete_while_paging(s, 1);
+    delete_while_paging(s, 0);
+}
+
+static void test_tombstone_scope(void **state)
+{
+    meta_store *s = ((fx *)*state)->s;
+    meta_file out;
+    ids pg;
+    int more = 0;
+
+    put(s, "org-a", "file-1", 1, NOW);
+    put(s, "org-a", "file-2", 1, NOW + 1);
+    put(s, "org-a", "file-3", 1, NOW + 2);
+    assert_int_equal(s->ops->file_delete(s, "org-a", "file-2", NOW + 10, &out), META_OK);
+    /* The deleted file is gone for every read but the cursor. */
+    assert_int_equal(s->ops->file_get(s, "org-a", "file-2", NOW + 10, &out), META_E_NOTFOUND);
+    assert_int_equal(s->ops->file_delete(s, "org-a", "file-2", NOW + 10, &out), META_E_NOTFOUND);
+    assert_int_equal(page_ids(s, "org-a", "file-2", 1, 10, &pg, &more), META_OK);
+    assert_int_equal(pg.n, 1);
+    assert_string_equal(pg.v[0], "file-1");
+    assert_int_equal(page_ids(s, "org-a", "file-2", 0, 10, &pg, &more), META_OK);
+    assert_int_equal(pg.n, 1);
+    assert_string_equal(pg.v[0], "file-3");
+    /* Only the organization the file belonged to may use it; an id never seen is refused. */
+    assert_int_equal(page_ids(s, "org-b", "file-2", 1, 10, &pg, &more), META_E_NOTFOUND);
+    assert_int_equal(page_ids(s, "org-a", "file-never", 1, 10, &pg, &more), META_E_NOTFOUND);
+    /* A failed delete leaves no tombstone. */
+    assert_int_equal(s->ops->file_delete(s, "org-b", "file-3", NOW + 10, &out), META_E_NOTFOUND);
+    assert_int_equal(page_ids(s, "org-b", "file-3", 1, 10, &pg, &more), META_E_NOTFOUND);
+}
+
+static void test_tombstone_expired_and_purge(void **state)
+{
+    meta_store *s = ((fx *)*state)->s;
+    meta_file f, out;
+    ids pg;
+    int n = 0, more = 0;
+
+    put(s, "org", "file-old", 1, NOW);
+    file_make(&f, "org", "file-exp", "batch", 1, NOW + 1, NOW + 100);
+    assert_int_equal(upload(s, &f, BIG_MAX), META_OK);
+    put(s, "org", "file-new", 1, NOW + 2);
+    assert_int_equal(s->ops->expired_take(s, NOW + 100, 10, count_file_cb, &n), 1);
+    assert_int_equal(page_ids(s, "org", "file-exp", 1, 10, &pg, &more), META_OK);
+    assert_int_equal(pg.n, 1);
+    assert_string_equal(pg.v[0], "file-old");
+    assert_int_equal(s->ops->file_delete(s, "org", "file-old", NOW + 200, &out), META_OK);
+
+    /* Purged only once `before` reaches their deletion time (inclusive). */
+    assert_int_equal(s->ops->tombstone_purge(s, NOW + 99), 0);
+    assert_int_equal(s->ops->tombstone_purge(s, NOW + 100), 1);
+    assert_int_equal(page_ids(s, "org", "file-exp", 1, 10, &pg, &more), META_E_NOTFOUND);
+    assert_int_equal(page_ids(s, "org", "file-old", 0, 10, &pg, &more), META_OK);
+    assert_int_equal(pg.n, 1);
+    assert_int_equal(s->ops->tombstone_purge(s, NOW + 1000), 1);
+    assert_int_equal(s->ops->tombstone_purge(s, NOW + 1000), 0);
+    assert_int_equal(page_ids(s, "org", "file-old", 0, 10, &pg, &more), META_E_NOTFOUND);
+}
+
+/* A file created after the newest file was deleted, in the same second, must not take its
+ * place: a cursor naming the deleted one would skip it. */
+static void test_tombstone_place_not_reused(void **state)
+{
+    meta_store *s = ((fx *)*state)->s;
+    meta_file out;
+    ids pg;
+    int more = 0;
+
+    put(s, "org", "file-1", 1, NOW);
+    put(s, "org", "file-2", 1, NOW);
+    assert_int_equal(s->ops->file_delete(s, "org", "file-2", NOW, &out), META_OK);
+    put(s, "org", "file-3", 1, NOW);
+    assert_int_equal(page_ids(s, "org", "file-2", 0, 10, &pg, &more), META_OK);
+    assert_int_equal(pg.n, 1);
+    assert_string_equal(pg.v[0], "file-3");
+    assert_int_equal(page_ids(s, "org", "file-2", 1, 10, &pg, &more), META_OK);
+    assert_int_equal(pg.n, 1);
+    assert_string_equal(pg.v[0], "file-1");
+    /* Even once every file is gone. */
+    assert_int_equal(s->ops->file_delete(s, "org", "file-3", NOW, &out), META_OK);
+    assert_int_equal(s->ops->file_delete(s, "org", "file-1", NOW, &out), META_OK);
+    put(s, "org", "file-4", 1, NOW);
+    assert_int_equal(page_ids(s, "org", "file-3", 0, 10, &pg, &more), META_OK);
+    assert_int_equal(pg.n, 1);
+    assert_string_equal(pg.v[0], "file-4");
+}
+
 static void test_blob_referenced(void **state)
 {
     meta_store *s = ((fx *)*state)->s;
@@ -1066,6 +1211,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_list_stop, setup, teardown),
         cmocka_unit_test_setup_teardown(test_expiry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_org_file_count, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tombstone_delete_while_paging, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tombstone_scope, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tombstone_expired_and_purge, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tombstone_place_not_reused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_blob_referenced, setup, teardown),
         cmocka_unit_test_setup_teardown(test_upload_create_get, setup, teardown),
         cmocka_unit_test_setup_teardown(test_part_commit, setup, teardown),
