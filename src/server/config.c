@@ -52,6 +52,9 @@ static const cfg_spec specs[] = {
      "seconds SIGTERM waits for in-flight requests"},
     {"strict-download", "ARGOT_STRICT_DOWNLOAD", CFG_BOOL, "0", 0, 1, F(strict_download),
      "refuse downloads of assistants/user_data files, as api.openai.com does"},
+    {"response-profile", "ARGOT_RESPONSE_PROFILE", CFG_STR, "auto", 0, 0, F(response_profile),
+     "service (as api.openai.com), spec (valid against the OpenAPI spec) or auto (spec for "
+     "known strict clients, e.g. the seed SDK); a request may pick with Argot-Response-Profile"},
     {"metrics", "ARGOT_METRICS", CFG_BOOL, "0", 0, 1, F(metrics),
      "serve GET /metrics (Prometheus text format, no auth)"},
     {"log-level", "ARGOT_LOG_LEVEL", CFG_STR, "info", 0, 0, F(log_level),
@@ -183,6 +186,19 @@ static int parse_args(cfg *c, int argc, char **argv, int argi)
     return 0;
 }
 
+static int parse_profile(cfg *c)
+{
+    static const char *const names[] = {"auto", "service", "spec"};
+    for (int i = 0; i < 3; i++)
+        if (!strcmp(c->response_profile, names[i])) {
+            c->profile = (enum cfg_profile)i;
+            return 0;
+        }
+    fprintf(stderr, "argotd: --response-profile: '%s' is not service, spec or auto\n",
+            c->response_profile);
+    return -1;
+}
+
 int cfg_load(cfg *c, int argc, char **argv, int argi)
 {
     memset(c, 0, sizeof *c);
@@ -191,7 +207,7 @@ int cfg_load(cfg *c, int argc, char **argv, int argi)
     int rc = parse_args(c, argc, argv, argi);
     if (rc)
         return rc;
-    if (split_listen(c))
+    if (split_listen(c) || parse_profile(c))
         return 2;
     int lvl = log_level_parse(c->log_level);
     if (lvl < 0) {
@@ -230,12 +246,12 @@ void cfg_log_effective(const cfg *c)
         "msg=config listen=%s data=%s threads=%lld max_file_bytes=%lld max_upload_bytes=%lld "
         "max_part_bytes=%lld max_org_bytes=%lld "
         "max_batch_bytes=%lld max_connections=%lld connection_timeout=%lld sweep_interval=%lld "
-        "strict_download=%d metrics=%d clock_offset=%lld",
+        "strict_download=%d metrics=%d clock_offset=%lld response_profile=%s",
         c->listen, c->data_dir, (long long)c->threads, (long long)c->max_file_bytes,
         (long long)c->max_upload_bytes, (long long)c->max_part_bytes, (long long)c->max_org_bytes,
         (long long)c->max_batch_bytes, (long long)c->max_connections,
         (long long)c->connection_timeout, (long long)c->sweep_interval, c->strict_download,
-        c->metrics, (long long)c->clock_offset);
+        c->metrics, (long long)c->clock_offset, c->response_profile);
 }
 
 void cfg_free(cfg *c)
