@@ -60,4 +60,13 @@ if [ "$mode" = all ]; then
             cp "$here/tests/compat/package-lock.json" "$stamp"
         fi
     fi
+    # Prism, the OpenAPI validating proxy of tests/compat/spec_prism.test.mjs (pinned in
+    # tests/compat/prism/package-lock.json).
+    if [ -f "$here/tests/compat/prism/package-lock.json" ]; then
+        stamp="$here/tests/compat/prism/node_modules/.argot-lock"
+        if [ ! -f "$stamp" ] || ! cmp -s "$stamp" "$here/tests/compat/prism/package-lock.json"; then
+            (cd "$here/tests/compat/prism" && npm ci --no-audit --no-fund --loglevel=error >&2)
+            cp "$here/tests/compat/prism/package-lock.json" "$stamp"
+        fi
+    fi
 fi
