@@ -54,6 +54,74 @@ static int plain(unsigned c)
     return c >= 0x20 && c != '"' && c != '\\' && c < 0x80;
 }
 
+/* The length of the complete, valid multi-byte sequence at p (n bytes there), or 0 if it is
+ * not one (invalid, or cut by the end of the piece): the byte-wise path then decides. */
+static size_t whole_seq(const unsigned char *p, size_t n)
+{
+    unsigned c = p[0], lo = 0x80, hi = 0xbf;
+    size_t len;
+    if (c >= 0xc2 && c <= 0xdf) {
+        len = 2;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        len = 3;
+        lo = c == 0xe0 ? 0xa0 : 0x80;
+        hi = c == 0xed ? 0x9f : 0xbf;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        len = 4;
+        lo = c == 0xf0 ? 0x90 : 0x80;
+        hi = c == 0xf4 ? 0x8f : 0xbf;
+    } else {
+        return 0;
+    }
+    if (n < len || p[1] < lo || p[1] > hi)
+        return 0;
+    for (size_t k = 2; k < len; k++)
+        if ((p[k] & 0xc0) != 0x80)
+            return 0;
+    return len;
+}
+
+/* The bytes of w that need a look (not plain ASCII) have their high bit set in the result;
+ * the lowest one is exact (the "has a zero byte" trick of Hacker's Delight: a borrow only
+ * ever flags bytes above a true hit). */
+static uint64_t hits8(uint64_t w)
+{
+    const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
+    uint64_t quote = w ^ (ones * '"'), bslash = w ^ (ones * '\\');
+    uint64_t ctl = (w - ones * 0x20) & ~w;
+    return (ctl | ((quote - ones) & ~quote) | ((bslash - ones) & ~bslash) | w) & high;
+}
+
+/* The fast path: the longest prefix of p[0..n), at most max bytes, made of plain ASCII and
+ * whole valid sequences, all of which are copied as they are. Eight bytes at a time while
+ * they are plain. */
+static size_t raw_run(const unsigned char *p, size_t n, size_t max)
+{
+    size_t i = 0, k;
+    uint64_t w, hit;
+    if (max > n)
+        max = n;
+    while (i < max) {
+        if (i + 8 <= max) {
+            memcpy(&w, p + i, 8);
+            if ((hit = hits8(w)) == 0) {
+                i += 8;
+                continue;
+            }
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+            i += (size_t)__builtin_ctzll(hit) >> 3; /* to the first byte that needs a look */
+#endif
+        }
+        if (plain(p[i]))
+            i++;
+        else if (p[i] >= 0x80 && (k = whole_seq(p + i, n - i)) != 0 && i + k <= max)
+            i += k;
+        else
+            break;
+    }
+    return i;
+}
+
 /* The encoding of an ASCII byte into e; returns its length (1, 2 or 6). */
 static size_t escape(unsigned c, char e[6])
 {
@@ -81,21 +149,43 @@ static size_t escape(unsigned c, char e[6])
     return 6;
 }
 
+/* The fast path of measure: from p[0..n), what needs no state (plain ASCII, escapes, whole
+ * sequences), counted into *out_len; stops before a byte >= 0x80 that does not start a whole
+ * valid sequence. Returns the input used. */
+static size_t fast_measure(const unsigned char *p, size_t n, uint64_t *out_len)
+{
+    size_t i = 0;
+    char e[6];
+    while (i < n) {
+        size_t run = raw_run(p + i, n - i, n - i);
+        i += run;
+        *out_len += run;
+        if (i == n || p[i] >= 0x80)
+            break;
+        *out_len += escape(p[i++], e);
+    }
+    return i;
+}
+
 int argot_jsonstr_measure(argot_jsonstr *s, const char *in, size_t len)
 {
     const unsigned char *p = (const unsigned char *)in;
-    char e[6];
     if (s->error)
         return -1;
-    for (size_t i = 0; i < len; i++, s->in_off++) {
-        unsigned c = p[i];
-        if (!s->need && c < 0x80) {
-            s->out_len += plain(c) ? 1 : escape(c, e);
-            continue;
+    for (size_t i = 0; i < len;) {
+        if (!s->need) {
+            size_t run = fast_measure(p + i, len - i, &s->out_len);
+            i += run;
+            s->in_off += run;
+            if (i == len)
+                break;
         }
-        if (utf8_byte(s, c))
+        /* One byte of a sequence that is cut by the end of in, or invalid. */
+        if (utf8_byte(s, p[i]))
             return -1;
         s->out_len++;
+        s->in_off++;
+        i++;
     }
     return 0;
 }
@@ -125,24 +215,41 @@ static size_t flush(argot_jsonstr *s, char *out, size_t cap)
     return k;
 }
 
+/* The fast path of encode: from p[0..n) into out[0..room), plain ASCII and whole sequences
+ * copied, escapes written whole; stops before what does not fit whole and before a byte >= 0x80
+ * that does not start a whole valid sequence. Returns the bytes written; *used the input. */
+static size_t fast_encode(const unsigned char *p, size_t n, char *out, size_t room, size_t *used)
+{
+    size_t i = 0, o = 0;
+    while (i < n) {
+        size_t run = raw_run(p + i, n - i, room - o);
+        memcpy(out + o, p + i, run);
+        i += run;
+        o += run;
+        if (i == n || p[i] >= 0x80 || plain(p[i]) || room - o < 6)
+            break;
+        o += escape(p[i++], out + o);
+    }
+    *used = i;
+    return o;
+}
+
 /* Encodes in until out is full, the input ends or an error; *used says how much input. */
 static size_t body(
     argot_jsonstr *s, const unsigned char *p, size_t len, char *out, size_t cap, size_t *used)
 {
     size_t o = 0, i = 0;
     while (o < cap && i < len && !s->npend) {
-        unsigned c = p[i];
-        if (!s->need && plain(c)) { /* the longest plain run that fits, in one copy */
-            size_t j = i + 1, room = i + (cap - o);
-            while (j < len && j < room && plain(p[j]))
-                j++;
-            memcpy(out + o, p + i, j - i);
-            o += j - i;
-            s->in_off += j - i;
-            i = j;
-            continue;
+        if (!s->need) {
+            size_t k, w = fast_encode(p + i, len - i, out + o, cap - o, &k);
+            o += w;
+            i += k;
+            s->in_off += k;
+            if (o == cap || i == len)
+                break;
         }
-        if (!s->need && c < 0x80) {
+        unsigned c = p[i];
+        if (!s->need && c < 0x80) { /* an escape that does not fit whole */
             char e[6];
             size_t n = escape(c, e), k = n < cap - o ? n : cap - o;
             memcpy(out + o, e, k);
