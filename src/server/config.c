@@ -53,8 +53,8 @@ static const cfg_spec specs[] = {
     {"strict-download", "ARGOT_STRICT_DOWNLOAD", CFG_BOOL, "0", 0, 1, F(strict_download),
      "refuse downloads of assistants/user_data files, as api.openai.com does"},
     {"response-profile", "ARGOT_RESPONSE_PROFILE", CFG_STR, "auto", 0, 0, F(response_profile),
-     "service (as api.openai.com), spec (valid against the OpenAPI spec) or auto (spec for "
-     "known strict clients, e.g. the seed SDK); a request may pick with Argot-Response-Profile"},
+     "service (as api.openai.com), spec (as OpenAI's OpenAPI spec) or auto (spec for strict "
+     "clients); the header Argot-Response-Profile overrides it"},
     {"metrics", "ARGOT_METRICS", CFG_BOOL, "0", 0, 1, F(metrics),
      "serve GET /metrics (Prometheus text format, no auth)"},
     {"log-level", "ARGOT_LOG_LEVEL", CFG_STR, "info", 0, 0, F(log_level),
