@@ -12,6 +12,7 @@ import { writeFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startArgotd } from './lib/argotd.mjs';
+import { closeClean } from './lib/close_clean.mjs';
 import { client, expectJson, uploadParts } from './lib/http.mjs';
 import { SEED_TARBALL, buildSeedSdk, loadSeedSdk } from './lib/seed_sdk.mjs';
 
@@ -40,7 +41,7 @@ describe('the seed SDK against argotd, unmodified', { skip: missing && 'shared/c
     tmp = await mkdtemp(join(tmpdir(), 'argot-seed-'));
   });
   after(async () => {
-    await srv?.close();
+    await closeClean(srv);
     if (tmp) await rm(tmp, { recursive: true, force: true });
   });
 

@@ -17,6 +17,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { startArgotd, TMP_PREFIX } from './lib/argotd.mjs';
+import { closeClean } from './lib/close_clean.mjs';
 import { request, multipart } from './lib/http.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -172,7 +173,7 @@ describe('Prism 5.8.4 with the published spec, in front of argotd', () => {
   });
   after(async () => {
     await prism?.stop();
-    await srv?.close();
+    await closeClean(srv);
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 

@@ -11,6 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startArgotd, argotdBinary } from './lib/argotd.mjs';
+import { closeClean } from './lib/close_clean.mjs';
 import { client, request, expectJson, expectError, uploadParts, FILE_KEYS, LIST_KEYS, DELETE_KEYS, msgNoSuchFile } from './lib/http.mjs';
 import { SEED_USER_AGENT } from './lib/seed_sdk.mjs';
 
@@ -54,7 +55,7 @@ describe('choosing the profile', () => {
     id = (await oneFile(srv, key)).id;
   });
   after(async () => {
-    await srv?.close();
+    await closeClean(srv);
   });
   const shape = async (headers) => profileOf(expectJson(await client(srv.origin, key).get(`/v1/files/${id}`, { headers }), 200, JSON.stringify(headers)));
 
@@ -93,7 +94,7 @@ describe('choosing the profile', () => {
         assert.equal(await get({ 'user-agent': SEED_USER_AGENT }), want.seed);
         assert.equal(await get({ [HDR]: want.header }), want.header);
       } finally {
-        await s.close();
+        await closeClean(s);
       }
     });
   }
@@ -122,7 +123,7 @@ describe('an invalid Argot-Response-Profile is a 400 before anything is done', (
     c = client(srv.origin, key);
   });
   after(async () => {
-    await srv?.close();
+    await closeClean(srv);
   });
   const bad = (value) => ({
     message: `Invalid value for header 'Argot-Response-Profile': '${value}'. Supported values are: 'service' and 'spec'.`,
@@ -171,7 +172,7 @@ describe('the spec profile\'s JSON', () => {
     c = client(srv.origin, key);
   });
   after(async () => {
-    await srv?.close();
+    await closeClean(srv);
   });
 
   test('file objects: no null; expires_at only when the file expires', async () => {
@@ -252,7 +253,7 @@ describe('GET /v1/files/{id}/content in the spec profile', () => {
     c = client(srv.origin, key);
   });
   after(async () => {
-    await srv?.close();
+    await closeClean(srv);
   });
   const put = async (name, data) => expectJson(await c.upload(uploadParts(name, Buffer.from(data), 'assistants')), 200, `upload ${name}`);
 

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { createHash } from 'node:crypto';
 import { startArgotd, sampleMemory } from './lib/argotd.mjs';
+import { closeClean } from './lib/close_clean.mjs';
 import { client, request, expectJson, uploadParts } from './lib/http.mjs';
 
 const MiB = (n) => (n / 1048576).toFixed(1) + ' MiB';
@@ -68,7 +69,7 @@ describe('512 MiB as one JSON string', () => {
     srv = await startArgotd({ orgs: ['org-big'], flags: ['--response-profile', 'spec'] });
   });
   after(async () => {
-    await srv?.close();
+    await closeClean(srv);
   });
 
   test('RSS grows < 16 MiB during the download; the body is JSON.stringify of the content', { timeout: 220000 }, async (t) => {
