@@ -319,12 +319,22 @@ static void run_end(http_conn *c)
         http_reply_internal(r, "handler returned without a reply");
 }
 
+/* Past the discard bound nothing more is read: the connection waits, without reading, for the
+ * client to close (having read the reply) or for the linger timeout. Closing at once with unread
+ * bytes queued would make the kernel send a reset, which can destroy the reply in the client's
+ * receive buffer before the client has read it. */
+static int over_budget(const http_conn *c)
+{
+    return c->dropped > c->w->srv->set.max_discard;
+}
+
 /* Hands body bytes to the route (or drops them once a reply was made). */
 static void deliver(http_conn *c, const char *data, size_t n)
 {
     http_req *r = c->req;
     if (!r || c->drop || r->status) {
         c->drop = 1;
+        c->dropped += n;
         if (r)
             r->discarded += n;
         return;
@@ -564,13 +574,10 @@ static void read_linger(http_conn *c)
 {
     http_worker *w = c->w;
     ssize_t n;
-    while (read_into(c, w->rbuf, w->rcap, &n) > 0) {
-        c->body_raw += (uint64_t)n;
-        if (c->body_raw > w->srv->set.max_discard) {
-            conn_close(c);
-            return;
-        }
-    }
+    while (!over_budget(c) && read_into(c, w->rbuf, w->rcap, &n) > 0)
+        c->dropped += (uint64_t)n;
+    if (c->fd >= 0 && over_budget(c))
+        set_events(c, EPOLLRDHUP);
 }
 
 /* ---- moving on ---- */
@@ -578,9 +585,8 @@ static void read_linger(http_conn *c)
 static void start_linger(http_conn *c)
 {
     shutdown(c->fd, SHUT_WR);
-    c->body_raw = 0;
     enter(c, CS_LINGER);
-    set_events(c, EPOLLIN);
+    set_events(c, over_budget(c) ? EPOLLRDHUP : EPOLLIN | EPOLLRDHUP);
 }
 
 static void next_request(http_conn *c)
@@ -604,6 +610,7 @@ static void next_request(http_conn *c)
     }
     memset(&c->head, 0, sizeof c->head);
     c->drop = 0;
+    c->dropped = 0;
     c->framing = H1_BODY_NONE;
     c->body_done = 0;
     enter(c, CS_IDLE);
@@ -644,7 +651,7 @@ static void advance(http_conn *c)
             return;
         }
         if (st == 0) {
-            set_events(c, EPOLLOUT | (c->body_done ? 0u : (unsigned)EPOLLIN));
+            set_events(c, EPOLLOUT | (c->body_done || over_budget(c) ? 0u : (unsigned)EPOLLIN));
             return;
         }
         reply_done(c);
@@ -661,6 +668,10 @@ void conn_event(http_conn *c, unsigned ev)
         conn_close(c);
         return;
     }
+    if (c->state == CS_LINGER && over_budget(c) && (ev & (EPOLLRDHUP | EPOLLHUP))) {
+        conn_close(c); /* the client is done with the reply */
+        return;
+    }
     if (ev & (EPOLLIN | EPOLLHUP)) {
         switch (c->state) {
         case CS_IDLE:
@@ -672,7 +683,7 @@ void conn_event(http_conn *c, unsigned ev)
             read_body(c);
             break;
         case CS_REPLY:
-            if (!c->body_done)
+            if (!c->body_done && !over_budget(c))
                 read_body(c);
             break;
         case CS_LINGER:

@@ -80,6 +80,7 @@ struct http_conn {
     h1_chunked ck;
     int body_done;
     int drop;          /* a reply was made: body bytes are read and dropped */
+    uint64_t dropped;  /* bytes read and dropped since; past max_discard nothing more is read */
     uint64_t body_raw; /* body bytes received on the wire (framing included) */
     int64_t rate_ns;   /* start of the current rate window */
     uint64_t rate_raw; /* body_raw then */
