@@ -6,9 +6,9 @@
  * the rest is the (already percent-decoded) path, cut at its first NUL like the C string the
  * HTTP layer hands over.
  *
- * Checked: a parameter, when found, lies inside the path right after "/v1/files/" or
- * "/v1/uploads/", is non-empty and holds no '/'; a route is only matched on a known path;
- * the Allow list is non-empty for known paths; id_plausible() agrees with its definition
+ * Checked: a parameter, when found, lies inside the path right after "/v1/files/",
+ * "/v1/uploads/" or "/console/", is non-empty and holds no '/'; a route is only matched on a known
+ * path; the Allow list is non-empty for known paths; id_plausible() agrees with its definition
  * ([A-Za-z0-9_-]{1,63}); api_param_is_id() never accepts a parameter that is cut, holds a
  * NUL or is not plausible. Nothing here may touch the file system: ids only become lookups.
  */
@@ -63,7 +63,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         if (m.param[-1] != '/')
             abort();
-        if (strncmp(path, "/v1/files/", 10) != 0 && strncmp(path, "/v1/uploads/", 12) != 0)
+        if (strncmp(path, "/v1/files/", 10) != 0 && strncmp(path, "/v1/uploads/", 12) != 0 &&
+            strncmp(path, "/console/", 9) != 0) /* a console asset's name */
             abort();
 
         /* What the server does with it: copy (maybe cut) into r->param, then decide. */

@@ -137,10 +137,8 @@ static void response_profile(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(defaults),
-        cmocka_unit_test(env_then_flags),
-        cmocka_unit_test(bad_values),
-        cmocka_unit_test(tombstone_seconds),
+        cmocka_unit_test(defaults),         cmocka_unit_test(env_then_flags),
+        cmocka_unit_test(bad_values),       cmocka_unit_test(tombstone_seconds),
         cmocka_unit_test(response_profile),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
