@@ -7,8 +7,8 @@
  * HTTP layer hands over.
  *
  * Checked: a parameter, when found, lies inside the path right after "/v1/files/",
- * "/v1/uploads/" or "/console/", is non-empty and holds no '/'; a route is only matched on a known path;
- * the Allow list is non-empty for known paths; id_plausible() agrees with its definition
+ * "/v1/uploads/" or "/console/", is non-empty and holds no '/'; a route is only matched on a known
+ * path; the Allow list is non-empty for known paths; id_plausible() agrees with its definition
  * ([A-Za-z0-9_-]{1,63}); api_param_is_id() never accepts a parameter that is cut, holds a
  * NUL or is not plausible. Nothing here may touch the file system: ids only become lookups.
  */

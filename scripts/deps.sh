@@ -76,4 +76,13 @@ if [ "$mode" = all ] && [ -f "$here/tests/browser/package-lock.json" ]; then
             --loglevel=error >&2)
         cp "$here/tests/browser/package-lock.json" "$stamp"
     fi
+    # Prism, the OpenAPI validating proxy of tests/compat/spec_prism.test.mjs (pinned in
+    # tests/compat/prism/package-lock.json).
+    if [ -f "$here/tests/compat/prism/package-lock.json" ]; then
+        stamp="$here/tests/compat/prism/node_modules/.argot-lock"
+        if [ ! -f "$stamp" ] || ! cmp -s "$stamp" "$here/tests/compat/prism/package-lock.json"; then
+            (cd "$here/tests/compat/prism" && npm ci --no-audit --no-fund --loglevel=error >&2)
+            cp "$here/tests/compat/prism/package-lock.json" "$stamp"
+        fi
+    fi
 fi

@@ -77,6 +77,9 @@ static const cfg_spec specs[] = {
      "seconds SIGTERM waits for in-flight requests"},
     {"strict-download", "ARGOT_STRICT_DOWNLOAD", CFG_BOOL, "0", 0, 1, F(strict_download),
      "refuse downloads of assistants/user_data files, as api.openai.com does"},
+    {"response-profile", "ARGOT_RESPONSE_PROFILE", CFG_STR, "auto", 0, 0, F(response_profile),
+     "service (as api.openai.com), spec (as OpenAI's OpenAPI spec) or auto (spec for strict "
+     "clients); the header Argot-Response-Profile overrides it"},
     {"metrics", "ARGOT_METRICS", CFG_BOOL, "0", 0, 1, F(metrics),
      "serve GET /metrics (Prometheus text format, no auth)"},
     {"log-level", "ARGOT_LOG_LEVEL", CFG_STR, "info", 0, 0, F(log_level),
@@ -208,6 +211,19 @@ static int parse_args(cfg *c, int argc, char **argv, int argi)
     return 0;
 }
 
+static int parse_profile(cfg *c)
+{
+    static const char *const names[] = {"auto", "service", "spec"};
+    for (int i = 0; i < 3; i++)
+        if (!strcmp(c->response_profile, names[i])) {
+            c->profile = (enum cfg_profile)i;
+            return 0;
+        }
+    fprintf(stderr, "argotd: --response-profile: '%s' is not service, spec or auto\n",
+            c->response_profile);
+    return -1;
+}
+
 int cfg_load(cfg *c, int argc, char **argv, int argi)
 {
     memset(c, 0, sizeof *c);
@@ -216,7 +232,7 @@ int cfg_load(cfg *c, int argc, char **argv, int argi)
     int rc = parse_args(c, argc, argv, argi);
     if (rc)
         return rc;
-    if (split_listen(c))
+    if (split_listen(c) || parse_profile(c))
         return 2;
     int lvl = log_level_parse(c->log_level);
     if (lvl < 0) {

@@ -9,6 +9,13 @@
 #include <stdint.h>
 #include <stdio.h>
 
+/* --response-profile: which shape Files and Uploads responses take (docs/compatibility.md). */
+enum cfg_profile {
+    CFG_PROFILE_AUTO = 0, /* spec for the strict clients of api/profile.c, else service */
+    CFG_PROFILE_SERVICE,  /* byte-exact with api.openai.com */
+    CFG_PROFILE_SPEC,     /* valid against OpenAI's published OpenAPI spec */
+};
+
 typedef struct cfg {
     char listen_host[256];
     int listen_port;
@@ -16,6 +23,8 @@ typedef struct cfg {
     char *data_dir;
     char *port_file;
     char *log_level;
+    char *response_profile; /* as given; parsed into profile */
+    enum cfg_profile profile;
     int64_t threads;
     int64_t max_file_bytes;
     int64_t max_upload_bytes;

@@ -8,6 +8,7 @@
 #include <jansson.h>
 
 #include "common/buf.h"
+#include "server/api/profile.h"
 #include "server/app.h"
 #include "server/http/http.h"
 #include "server/meta/meta.h"
@@ -16,8 +17,10 @@
 #define EXPIRES_MIN       3600
 #define EXPIRES_MAX       2592000
 
-/* Appends the file object exactly as the real service serializes it (key order included). */
-int api_file_json(argot_buf *b, const meta_file *f);
+/* Appends the file object. Service profile: exactly as the real service serializes it (key
+ * order included, expires_at and status_details null when unset). Spec profile: the same keys
+ * in the same order, without the null ones. */
+int api_file_json(argot_buf *b, const meta_file *f, api_profile p);
 /* 404 "No such File object: <id>" with param "id". */
 int api_reply_no_such_file(http_req *r);
 /* Maps a META_E_* from the store to a 5xx reply (NOTFOUND must be handled by the caller). */

@@ -32,7 +32,7 @@ static int put_lit_i64(argot_buf *b, const char *lit, size_t lit_len, int64_t v)
 }
 #define PUT_LIT_I64(b, lit, v) put_lit_i64((b), lit, sizeof lit - 1, (v))
 
-int api_file_json(argot_buf *b, const meta_file *f)
+int api_file_json(argot_buf *b, const meta_file *f, api_profile p)
 {
     size_t id_len = strlen(f->id), purpose_len = strlen(f->purpose), name_len = strlen(f->filename);
     /* One reservation for the common case (no escaping), so the appends below do not grow
@@ -48,10 +48,12 @@ int api_file_json(argot_buf *b, const meta_file *f)
     rc = rc ? rc : PUT_LIT_I64(b, ",\"created_at\":", f->created_at);
     if (!rc && f->expires_at)
         rc = PUT_LIT_I64(b, ",\"expires_at\":", f->expires_at);
-    else if (!rc)
+    else if (!rc && p == API_PROFILE_SERVICE)
         rc = argot_buf_puts(b, ",\"expires_at\":null");
-    rc = rc ? rc : argot_buf_puts(b, ",\"status\":\"processed\",\"status_details\":null}");
-    return rc;
+    /* status_details is always null here: files never fail processing. */
+    if (p == API_PROFILE_SERVICE)
+        return rc ? rc : argot_buf_puts(b, ",\"status\":\"processed\",\"status_details\":null}");
+    return rc ? rc : argot_buf_puts(b, ",\"status\":\"processed\"}");
 }
 
 int api_reply_no_such_file(http_req *r)

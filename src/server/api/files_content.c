@@ -1,17 +1,130 @@
 /*
- * GET /v1/files/{file_id}/content: the raw bytes as application/octet-stream, whatever the
- * request's Accept, sent from the blob's file descriptor (sendfile, no user-space copy).
- * An fd opened before a concurrent delete still serves the whole file.
+ * GET /v1/files/{file_id}/content.
+ *
+ * Service profile: the raw bytes as application/octet-stream, whatever the request's Accept,
+ * sent from the blob's file descriptor (sendfile, no user-space copy).
+ *
+ * Spec profile: application/json, the content as one JSON string (the spec's `type: string`),
+ * escaped while it streams. A first pass over the blob checks that it is UTF-8 and counts the
+ * escaped length, so a file that is not UTF-8 gets 406 before any byte of a body, never
+ * mangled text, and the reply declares its Content-Length. One 64 KiB buffer per download,
+ * whatever the size of the file (docs/compatibility.md says why two passes).
+ *
+ * An fd opened before a concurrent delete still serves the whole file; committed blobs never
+ * change, so both passes read the same bytes.
  */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "common/jsonstr.h"
 #include "server/api/api.h"
 #include "server/api/disposition.h"
 #include "server/api/routes.h"
 
+#define JSON_IN_CAP (64 * 1024)
+
+typedef struct json_dl {
+    int fd;
+    uint64_t size; /* of the blob */
+    uint64_t off;  /* next offset to read */
+    size_t pos;    /* in[pos..len) is read but not yet encoded */
+    size_t len;
+    argot_jsonstr js;
+    char in[JSON_IN_CAP];
+} json_dl;
+
 static int forbidden(const char *purpose)
 {
     return !strcmp(purpose, "assistants") || !strcmp(purpose, "user_data");
+}
+
+/* Reads the next piece of the blob at d->off into in; 0, or -1 on an error or a short file. */
+static int fill(json_dl *d)
+{
+    uint64_t left = d->size - d->off;
+    size_t want = left < JSON_IN_CAP ? (size_t)left : JSON_IN_CAP;
+    ssize_t n;
+    do
+        n = pread(d->fd, d->in, want, (off_t)d->off);
+    while (n < 0 && errno == EINTR);
+    if (n <= 0)
+        return -1;
+    d->pos = 0;
+    d->len = (size_t)n;
+    d->off += (uint64_t)n;
+    return 0;
+}
+
+/* The first pass: 0 and the JSON length, 1 if the blob is not UTF-8, -1 on a read error. */
+static int measure(json_dl *d, uint64_t *total)
+{
+    argot_jsonstr_init(&d->js);
+    for (d->off = 0; d->off < d->size;) {
+        if (fill(d))
+            return -1;
+        if (argot_jsonstr_measure(&d->js, d->in, d->len))
+            return 1;
+    }
+    return argot_jsonstr_measure_end(&d->js, total) ? 1 : 0;
+}
+
+static ssize_t json_read(void *ctx, char *buf, size_t cap)
+{
+    json_dl *d = ctx;
+    size_t o = 0;
+    while (o < cap && !argot_jsonstr_done(&d->js)) {
+        if (d->pos == d->len && d->off < d->size && fill(d))
+            return -1;
+        size_t used;
+        o += argot_jsonstr_encode(&d->js, d->in + d->pos, d->len - d->pos, d->off == d->size,
+                                  buf + o, cap - o, &used);
+        d->pos += used;
+        if (d->js.error)
+            return -1; /* the blob changed under us: cut the body rather than send bad JSON */
+    }
+    return (ssize_t)o;
+}
+
+static void json_done(void *ctx)
+{
+    json_dl *d = ctx;
+    close(d->fd);
+    free(d);
+}
+
+/* The spec profile's reply; takes ownership of fd. */
+static void reply_json_string(http_req *r, int fd, uint64_t size)
+{
+    json_dl *d = malloc(sizeof *d);
+    if (!d) {
+        close(fd);
+        http_reply_internal(r, "download alloc");
+        return;
+    }
+    d->fd = fd;
+    d->size = size;
+    uint64_t total = 0;
+    int rc = measure(d, &total);
+    if (rc) {
+        uint64_t at = d->js.error_off;
+        json_done(d);
+        if (rc < 0)
+            http_reply_internal(r, "blob read");
+        else
+            http_reply_error(r, 406, "invalid_request_error", NULL, "file_not_utf8",
+                             "File %s is not valid UTF-8 (the first invalid sequence starts at "
+                             "byte %" PRIu64 "), so it cannot be sent as a JSON string. Download "
+                             "it with a raw HTTP client, or send the header " API_PROFILE_HEADER
+                             ": service, to get its bytes as they are.",
+                             r->param, at);
+        return;
+    }
+    d->off = d->pos = d->len = 0;
+    argot_jsonstr_init(&d->js);
+    http_reply_stream(r, 200, "application/json", (int64_t)total, json_read, json_done, d);
 }
 
 static void end(http_req *r)
@@ -35,6 +148,10 @@ static void end(http_req *r)
         http_reply_internal(r, "blob open");
         return;
     }
+    if (api_profile_of(r) == API_PROFILE_SPEC) {
+        reply_json_string(r, rd.fd, rd.size);
+        return;
+    }
     char cd[4 * META_FILENAME_MAX + 64];
     api_content_disposition(f.filename, cd, sizeof cd);
     http_add_header(r, "Content-Disposition", cd);
@@ -42,4 +159,4 @@ static void end(http_req *r)
 }
 
 const route_ops api_files_content = {
-    ROUTE_FILES_CONTENT, "files.content", 1, NULL, NULL, end, NULL};
+    ROUTE_FILES_CONTENT, "files.content", 1, api_profile_begin, NULL, end, NULL};

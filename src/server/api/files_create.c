@@ -184,6 +184,8 @@ static int begin(http_req *r)
     const char *ct = http_header(r, "Content-Type");
     char boundary[MP_BOUNDARY_MAX + 1];
     int64_t cl = http_content_length(r);
+    if (api_profile_begin(r))
+        return 1;
     if (cl > r->app->cfg->max_file_bytes + NONFILE_MAX)
         return reply_too_large(r, cl), 1;
     if (!ct || mp_boundary_from_content_type(ct, boundary) != MP_OK)
@@ -330,7 +332,7 @@ static void end(http_req *r)
     if (commit(r, u, &f))
         return;
     argot_buf b = ARGOT_BUF_INIT(16384);
-    if (api_file_json(&b, &f)) {
+    if (api_file_json(&b, &f, api_profile_of(r))) {
         argot_buf_free(&b);
         http_reply_internal(r, "file json");
         return;

@@ -41,4 +41,5 @@ static void end(http_req *r)
     http_reply_json(r, 200, &b);
 }
 
-const route_ops api_files_delete = {ROUTE_FILES_DELETE, "files.delete", 1, NULL, NULL, end, NULL};
+const route_ops api_files_delete = {
+    ROUTE_FILES_DELETE, "files.delete", 1, api_profile_begin, NULL, end, NULL};

@@ -1,7 +1,9 @@
 /*
  * GET /v1/files: one keyset page. `limit` 1..10000 (default 10000, as the real service),
  * `order` asc|desc (default desc), `after` a file id of the caller's organization, `purpose`
- * a free-form filter. Bad values are 400 with the parameter named.
+ * a free-form filter. Bad values are 400 with the parameter named. An empty page has null
+ * first_id/last_id in the service profile (as the real service), "" in the spec profile (the
+ * spec requires strings).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -17,6 +19,7 @@
 
 typedef struct page {
     argot_buf b;
+    api_profile profile;
     char first[META_ID_MAX];
     char last[META_ID_MAX];
     int n;
@@ -30,7 +33,7 @@ static int on_file(const meta_file *f, void *ud)
     if (p->n == 1)
         memcpy(p->first, f->id, sizeof p->first);
     memcpy(p->last, f->id, sizeof p->last);
-    return api_file_json(&p->b, f) ? 1 : 0;
+    return api_file_json(&p->b, f, p->profile) ? 1 : 0;
 }
 
 static int finish(http_req *r, page *p, int has_more)
@@ -41,8 +44,10 @@ static int finish(http_req *r, page *p, int has_more)
         rc = rc ? rc : argot_buf_put_json_str(&p->b, p->first, strlen(p->first));
         rc = rc ? rc : argot_buf_puts(&p->b, ",\"last_id\":");
         rc = rc ? rc : argot_buf_put_json_str(&p->b, p->last, strlen(p->last));
-    } else {
+    } else if (p->profile == API_PROFILE_SERVICE) {
         rc = rc ? rc : argot_buf_puts(&p->b, "null,\"last_id\":null");
+    } else { /* the spec requires both, as strings: no id is the empty one */
+        rc = rc ? rc : argot_buf_puts(&p->b, "\"\",\"last_id\":\"\"");
     }
     rc = rc ? rc : argot_buf_putc(&p->b, '}');
     return rc;
@@ -68,7 +73,7 @@ static void end(http_req *r)
     }
     q.limit = lp.limit;
     q.desc = lp.desc;
-    page p = {ARGOT_BUF_INIT(LIST_MAX_BODY), "", "", 0};
+    page p = {ARGOT_BUF_INIT(LIST_MAX_BODY), api_profile_of(r), "", "", 0};
     /* Room for a typical page up front (~250 B a file, at most 256 KiB), instead of growing
      * through every power of two. */
     size_t guess = 128 + (size_t)q.limit * 256;
@@ -95,4 +100,5 @@ static void end(http_req *r)
     http_reply_json(r, 200, &p.b);
 }
 
-const route_ops api_files_list = {ROUTE_FILES_LIST, "files.list", 1, NULL, NULL, end, NULL};
+const route_ops api_files_list = {
+    ROUTE_FILES_LIST, "files.list", 1, api_profile_begin, NULL, end, NULL};

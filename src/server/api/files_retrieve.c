@@ -8,7 +8,7 @@ static void end(http_req *r)
     if (api_lookup_file(r, &f))
         return;
     argot_buf b = ARGOT_BUF_INIT(16384);
-    if (api_file_json(&b, &f)) {
+    if (api_file_json(&b, &f, api_profile_of(r))) {
         argot_buf_free(&b);
         http_reply_internal(r, "file json");
         return;
@@ -17,4 +17,4 @@ static void end(http_req *r)
 }
 
 const route_ops api_files_retrieve = {
-    ROUTE_FILES_RETRIEVE, "files.retrieve", 1, NULL, NULL, end, NULL};
+    ROUTE_FILES_RETRIEVE, "files.retrieve", 1, api_profile_begin, NULL, end, NULL};

@@ -8,6 +8,7 @@
 #include <jansson.h>
 
 #include "common/buf.h"
+#include "server/api/profile.h"
 #include "server/http/http.h"
 #include "server/meta/meta.h"
 
@@ -17,10 +18,11 @@
 /* prefix ("upload_", "part_") + 8 hex digits of created_at + 24 random hex digits, like the
  * real ones. 0, or -1 if the random source failed. */
 int api_upload_id_new(char out[UPLOAD_ID_LEN + 1], const char *prefix, int64_t created_at);
-/* The Upload object in the real key order; "file" only when f is given (completed). */
-int api_upload_json(argot_buf *b, const meta_upload *u, const meta_file *f);
-/* 200 with the Upload object (api_upload_json; at most 4096 bytes, 8192 with f), or 500
- * "upload json" when it can't be built. */
+/* The Upload object in the real key order; "file" only when f is given (completed), as the
+ * nested file object of profile p (api_file_json). */
+int api_upload_json(argot_buf *b, const meta_upload *u, const meta_file *f, api_profile p);
+/* 200 with the Upload object in r's profile (api_upload_json; at most 4096 bytes, 8192 with
+ * f), or 500 "upload json" when it can't be built. */
 void api_reply_upload(http_req *r, const meta_upload *u, const meta_file *f);
 /* The UploadPart object. */
 int api_part_json(argot_buf *b, const meta_part *p);

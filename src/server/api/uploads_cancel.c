@@ -33,4 +33,4 @@ static void end(http_req *r)
 }
 
 const route_ops api_uploads_cancel = {
-    ROUTE_UPLOADS_CANCEL, "uploads.cancel", 1, NULL, NULL, end, NULL};
+    ROUTE_UPLOADS_CANCEL, "uploads.cancel", 1, api_profile_begin, NULL, end, NULL};

@@ -26,7 +26,7 @@ int api_upload_id_new(char out[UPLOAD_ID_LEN + 1], const char *prefix, int64_t c
 
 static const char *const status_names[] = {"pending", "completed", "cancelled", "expired"};
 
-int api_upload_json(argot_buf *b, const meta_upload *u, const meta_file *f)
+int api_upload_json(argot_buf *b, const meta_upload *u, const meta_file *f, api_profile p)
 {
     int rc = argot_buf_puts(b, "{\"id\":");
     rc = rc ? rc : argot_buf_put_json_str(b, u->id, strlen(u->id));
@@ -43,7 +43,7 @@ int api_upload_json(argot_buf *b, const meta_upload *u, const meta_file *f)
                                status_names[u->status & 3], u->expires_at);
     if (!rc && f) {
         rc = argot_buf_puts(b, ",\"file\":");
-        rc = rc ? rc : api_file_json(b, f);
+        rc = rc ? rc : api_file_json(b, f, p);
     }
     return rc ? rc : argot_buf_putc(b, '}');
 }
@@ -52,7 +52,7 @@ void api_reply_upload(http_req *r, const meta_upload *u, const meta_file *f)
 {
     argot_buf b = ARGOT_BUF_INIT(f ? 8192 : 4096);
 
-    if (api_upload_json(&b, u, f)) {
+    if (api_upload_json(&b, u, f, api_profile_of(r))) {
         argot_buf_free(&b);
         http_reply_internal(r, "upload json");
         return;

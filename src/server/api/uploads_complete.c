@@ -63,6 +63,8 @@ typedef struct complete_req {
 
 static int begin(http_req *r)
 {
+    if (api_profile_begin(r))
+        return 1;
     int64_t cl = http_content_length(r);
     if (cl > COMPLETE_BODY_MAX)
         return http_reply_error(r, 413, "server_error", NULL, NULL,

@@ -16,6 +16,8 @@
 
 static int begin(http_req *r)
 {
+    if (api_profile_begin(r))
+        return 1;
     return api_json_begin(r, CREATE_BODY_MAX);
 }
 

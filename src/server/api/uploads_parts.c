@@ -81,7 +81,7 @@ static int begin(http_req *r)
     char boundary[MP_BOUNDARY_MAX + 1];
     int64_t cl = http_content_length(r);
     meta_upload u;
-    if (api_lookup_pending_upload(r, &u))
+    if (api_profile_begin(r) || api_lookup_pending_upload(r, &u))
         return 1;
     if (cl > c->max_part_bytes + NONDATA_MAX)
         return reply_too_large(r, cl), 1;
