@@ -2,7 +2,9 @@
  * GET /v1/files/{file_id}/content.
  *
  * Service profile: the raw bytes as application/octet-stream, whatever the request's Accept,
- * sent from the blob's file descriptor (sendfile, no user-space copy).
+ * sent from the blob's file descriptor (sendfile, no user-space copy); a single Range
+ * (bytes=a-b, a-, -n) is answered 206 with Content-Range, an unsatisfiable one 416, and
+ * If-Range with the ETag (the file id, quoted) is honoured.
  *
  * Spec profile: application/json, the content as one JSON string (the spec's `type: string`),
  * escaped while it streams. A first pass over the blob checks that it is UTF-8 and counts the
@@ -23,6 +25,7 @@
 #include "server/api/api.h"
 #include "server/api/disposition.h"
 #include "server/api/routes.h"
+#include "server/http/range.h"
 
 #define JSON_IN_CAP (64 * 1024)
 
@@ -127,6 +130,36 @@ static void reply_json_string(http_req *r, int fd, uint64_t size)
     http_reply_stream(r, 200, "application/json", (int64_t)total, json_read, json_done, d);
 }
 
+/* The service profile's reply: the bytes, or the one Range asked for (206), with sendfile.
+ * A file's content never changes, so its id is a strong entity tag for If-Range. */
+static void reply_bytes(http_req *r, const meta_file *f, int fd, uint64_t size)
+{
+    char cd[4 * META_FILENAME_MAX + 64], etag[META_ID_MAX + 4], cr[80];
+    uint64_t off = 0, len = size;
+    api_content_disposition(f->filename, cd, sizeof cd);
+    snprintf(etag, sizeof etag, "\"%s\"", f->id);
+    http_range_kind k = HTTP_RANGE_NONE;
+    if (http_if_range_ok(http_header(r, "If-Range"), etag))
+        k = http_range_parse(http_header(r, "Range"), size, &off, &len);
+    http_add_header(r, "Accept-Ranges", "bytes");
+    http_add_header(r, "ETag", etag);
+    if (k == HTTP_RANGE_UNSATISFIABLE) {
+        close(fd);
+        snprintf(cr, sizeof cr, "bytes */%" PRIu64, size);
+        http_add_header(r, "Content-Range", cr);
+        http_reply_error(r, 416, "invalid_request_error", NULL, "range_not_satisfiable",
+                         "The requested range is not satisfiable: the file has %" PRIu64 " bytes.",
+                         size);
+        return;
+    }
+    if (k == HTTP_RANGE_PARTIAL) {
+        snprintf(cr, sizeof cr, "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64, off, off + len - 1, size);
+        http_add_header(r, "Content-Range", cr);
+    }
+    http_add_header(r, "Content-Disposition", cd);
+    http_reply_fd(r, k == HTTP_RANGE_PARTIAL ? 206 : 200, fd, off, len);
+}
+
 static void end(http_req *r)
 {
     meta_file f;
@@ -152,10 +185,7 @@ static void end(http_req *r)
         reply_json_string(r, rd.fd, rd.size);
         return;
     }
-    char cd[4 * META_FILENAME_MAX + 64];
-    api_content_disposition(f.filename, cd, sizeof cd);
-    http_add_header(r, "Content-Disposition", cd);
-    http_reply_fd(r, 200, rd.fd, 0, rd.size);
+    reply_bytes(r, &f, rd.fd, rd.size);
 }
 
 const route_ops api_files_content = {

@@ -132,9 +132,12 @@ int reply_head(http_conn *c, http_req *r, int status, const char *ctype, int64_t
     c->keep_alive = keep_after(c);
     int rc = argot_buf_printf(&b, "HTTP/1.1 %d %s\r\n%s", status, reason(status), c->w->date);
     rc = rc ? rc : put_common(&b, c, r);
+    int no_content = status == 204 || status == 304; /* no body, so no framing fields */
     if (!rc && ctype)
         rc = argot_buf_printf(&b, "Content-Type: %s\r\n", ctype);
-    if (!rc && body_len >= 0)
+    if (!rc && no_content)
+        ;
+    else if (!rc && body_len >= 0)
         rc = argot_buf_printf(&b, "Content-Length: %" PRId64 "\r\n", body_len);
     else if (!rc)
         rc = argot_buf_puts(&b, "Transfer-Encoding: chunked\r\n");
@@ -148,7 +151,7 @@ int reply_head(http_conn *c, http_req *r, int status, const char *ctype, int64_t
     c->out.head_len = b.len;
     c->out.head_off = 0;
     c->out.head = argot_buf_detach(&b);
-    c->out.no_body = r && r->method == HTTP_HEAD;
+    c->out.no_body = (r && r->method == HTTP_HEAD) || no_content;
     return c->out.head ? 0 : -1;
 }
 
