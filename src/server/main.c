@@ -180,7 +180,8 @@ static int run_server(int argc, char **argv, int argi)
         goto out;
     if (!(a.meta = open_meta(c.data_dir)))
         goto out;
-    if (blob_local_open(&a.blob, c.data_dir) != BLOB_OK) {
+    st_err be = ST_ERR_INIT;
+    if (blob_local_open(&a.blob, c.data_dir, &be) != ST_OK) {
         fprintf(stderr, "argotd: cannot open the blob store in %s\n", c.data_dir);
         goto out;
     }

@@ -5,6 +5,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "server/log.h"
@@ -26,9 +27,9 @@ struct sweeper {
 static int remove_blob(const char *blob, void *ud)
 {
     app *a = ud;
-    int rc = a->blob->ops->remove(a->blob, blob);
-    if (rc && rc != BLOB_E_NOTFOUND)
-        LOG(LOG_WARN, "msg=\"cannot remove blob\" blob=%s rc=%d", blob, rc);
+    st_err e = ST_ERR_INIT;
+    if (a->blob->ops->remove(a->blob, blob, &e))
+        LOG(LOG_WARN, "msg=\"cannot remove blob\" blob=%s error=\"%s\"", blob, e.msg);
     return 0;
 }
 
@@ -36,12 +37,14 @@ typedef struct orphan_ctx {
     app *a;
     int64_t now;
     int removed;
-    atomic_int *stopping; /* may be NULL */
+    atomic_int *stopping;        /* may be NULL */
+    char last[BLOB_KEY_LEN + 1]; /* the last key seen: where the next page starts */
 } orphan_ctx;
 
 static int on_blob(const char *key, uint64_t size, int64_t mtime, void *ud)
 {
     orphan_ctx *o = ud;
+    memcpy(o->last, key, sizeof o->last);
     if (o->stopping && atomic_load(o->stopping))
         return 1; /* the walk stops; the next start's first pass finishes the job */
     if (o->now != INT64_MAX && mtime > o->now - ORPHAN_MIN_AGE)
@@ -58,9 +61,11 @@ static int on_blob(const char *key, uint64_t size, int64_t mtime, void *ud)
 
 int sweeper_recover(app *a)
 {
-    int n = a->blob->ops->sweep_temp(a->blob);
+    st_err e = ST_ERR_INIT;
+    /* One argotd per data dir (the LOCK file): every unfinished write is a dead writer's. */
+    int n = a->blob->ops->reap_unfinished(a->blob, INT64_MAX, &e);
     if (n < 0) {
-        LOG(LOG_ERROR, "msg=\"cannot sweep temporaries\" rc=%d", n);
+        LOG(LOG_ERROR, "msg=\"cannot sweep temporaries\" error=\"%s\"", e.msg);
         return -1;
     }
     int rc = a->meta->ops->intent_take_all(a->meta, remove_blob, a);
@@ -111,9 +116,13 @@ static int pass(app *a, int guarded, atomic_int *stopping)
     if (tombs < 0)
         LOG(LOG_WARN, "msg=\"tombstone purge failed\" rc=%d", tombs);
     /* Blob mtimes are real time, not the (possibly offset) API clock. */
-    orphan_ctx o = {a, guarded ? (int64_t)time(NULL) : INT64_MAX, 0, stopping};
-    if (a->blob->ops->list(a->blob, on_blob, &o) < 0)
-        LOG(LOG_WARN, "msg=\"orphan sweep failed\"");
+    orphan_ctx o = {a, guarded ? (int64_t)time(NULL) : INT64_MAX, 0, stopping, ""};
+    for (int got = 1000; got == 1000;) { /* page by page, in key order */
+        st_err e = ST_ERR_INIT;
+        got = a->blob->ops->list(a->blob, o.last, 1000, on_blob, &o, &e);
+        if (got < 0)
+            LOG(LOG_WARN, "msg=\"orphan sweep failed\" error=\"%s\"", e.msg);
+    }
     if (total || o.removed || tombs > 0)
         LOG(LOG_INFO, "msg=swept expired=%d orphans=%d tombstones=%d", total, o.removed,
             tombs > 0 ? tombs : 0);

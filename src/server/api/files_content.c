@@ -171,21 +171,27 @@ static void end(http_req *r)
         return;
     }
     blob_store *bs = r->app->blob;
-    blob_reader rd;
-    int rc = bs->ops->open_read(bs, f.blob, &rd);
-    if (rc == BLOB_E_NOTFOUND) { /* deleted between the lookup and the open */
+    blob_reader *rd = NULL;
+    uint64_t size = 0, off, len;
+    int fd = -1;
+    st_err e = ST_ERR_INIT;
+    int rc = bs->ops->reader_open(bs, f.blob, 0, BLOB_TO_END, &rd, &size, &e);
+    if (rc == ST_E_NOTFOUND) { /* deleted between the lookup and the open */
         api_reply_no_such_file(r);
         return;
     }
-    if (rc != BLOB_OK) {
+    if (rc == ST_OK && (!bs->ops->reader_take_fd || bs->ops->reader_take_fd(rd, &fd, &off, &len)))
+        rc = ST_E_IO;
+    blob_reader_close(rd);
+    if (rc != ST_OK) {
         http_reply_internal(r, "blob open");
         return;
     }
     if (api_profile_of(r) == API_PROFILE_SPEC) {
-        reply_json_string(r, rd.fd, rd.size);
+        reply_json_string(r, fd, size);
         return;
     }
-    reply_bytes(r, &f, rd.fd, rd.size);
+    reply_bytes(r, &f, fd, size);
 }
 
 const route_ops api_files_content = {

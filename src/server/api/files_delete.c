@@ -27,8 +27,9 @@ static void end(http_req *r)
         return;
     }
     blob_store *bs = r->app->blob;
-    int brc = bs->ops->remove(bs, f.blob);
-    if (brc != BLOB_OK && brc != BLOB_E_NOTFOUND)
+    st_err e = ST_ERR_INIT;
+    int brc = bs->ops->remove(bs, f.blob, &e);
+    if (brc != ST_OK)
         LOG(LOG_WARN, "msg=\"blob remove failed; the sweeper will retry\" id=%s blob=%s rc=%d",
             r->request_id, f.blob, brc);
     argot_buf b = ARGOT_BUF_INIT(256);

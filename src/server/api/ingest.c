@@ -18,7 +18,7 @@ int api_reply_quota(http_req *r)
 
 int api_reply_blob_error(http_req *r, int rc, const char *what)
 {
-    if (rc == BLOB_E_NOSPC)
+    if (rc == ST_E_NOSPC)
         return http_reply_error(r, 507, "server_error", NULL, NULL,
                                 "The server has no storage space left for this file. Please "
                                 "retry later or contact the operator.");
@@ -87,7 +87,8 @@ int api_ingest_open(http_req *r, api_ingest *g)
 {
     if (api_ingest_intent(r, g))
         return -1;
-    int rc = blob_writer_open(r->app->blob, g->blob, &g->w);
+    st_err e = ST_ERR_INIT;
+    int rc = r->app->blob->ops->writer_open(r->app->blob, g->blob, &g->w, &e);
     if (rc)
         return api_reply_blob_error(r, rc, "writer_open"), -1;
     return 0;
@@ -105,7 +106,8 @@ int api_ingest_write(http_req *r, api_ingest *g, const char *data, size_t len)
     if (after > g->reserved && (g->checked == 0 || after - g->checked >= API_QUOTA_CHECK_STEP) &&
         quota_check(r, g, after))
         return -1;
-    int rc = blob_writer_write(g->w, data, len);
+    st_err e = ST_ERR_INIT;
+    int rc = blob_writer_write(g->w, data, len, &e);
     if (rc)
         return api_reply_blob_error(r, rc, "write"), -1;
     g->bytes = after;
@@ -116,7 +118,8 @@ int api_ingest_commit_blob(http_req *r, api_ingest *g)
 {
     blob_writer *w = g->w;
     g->w = NULL; /* commit frees the writer, also on failure */
-    int rc = blob_writer_commit(w);
+    st_err e = ST_ERR_INIT;
+    int rc = blob_writer_commit(w, &e);
     if (rc)
         return api_reply_blob_error(r, rc, "commit"), -1;
     g->blob_committed = 1;
@@ -128,7 +131,8 @@ void api_ingest_cleanup(http_req *r, api_ingest *g)
     blob_writer_abort(g->w);
     g->w = NULL;
     if (!g->committed && g->blob_committed) {
-        int rc = r->app->blob->ops->remove(r->app->blob, g->blob);
+        st_err e = ST_ERR_INIT;
+        int rc = r->app->blob->ops->remove(r->app->blob, g->blob, &e);
         if (rc)
             LOG(LOG_WARN, "msg=\"cannot remove uncommitted blob\" blob=%s rc=%d", g->blob, rc);
     }

@@ -114,8 +114,9 @@ int api_lookup_pending_upload(http_req *r, meta_upload *out)
 int api_remove_blob_cb(const char *blob, void *ud)
 {
     app *a = ud;
-    int rc = a->blob->ops->remove(a->blob, blob);
-    if (rc && rc != BLOB_E_NOTFOUND)
+    st_err e = ST_ERR_INIT;
+    int rc = a->blob->ops->remove(a->blob, blob, &e);
+    if (rc)
         LOG(LOG_WARN, "msg=\"cannot remove part blob; the sweeper will\" blob=%s rc=%d", blob, rc);
     return 0;
 }

@@ -140,7 +140,7 @@ fail:
 static int part_unreadable(http_req *r, int rc, const char *what)
 {
     meta_upload now;
-    if (rc == BLOB_E_NOTFOUND && api_lookup_pending_upload(r, &now) != 0)
+    if (rc == ST_E_NOTFOUND && api_lookup_pending_upload(r, &now) != 0)
         return -1; /* replied: not pending (or gone) any more */
     return api_reply_blob_error(r, rc, what), -1;
 }
@@ -152,22 +152,23 @@ static int md5_of_parts(http_req *r, meta_part **list, size_t n, char hex[33])
     unsigned char *buf = malloc(MD5_BUF), md[EVP_MAX_MD_SIZE];
     unsigned mdlen = 0;
     int rc = ctx && buf && EVP_DigestInit_ex(ctx, EVP_md5(), NULL) == 1 ? 0 : -1;
-    int orc = BLOB_OK;
+    int orc = ST_OK;
     for (size_t i = 0; rc == 0 && i < n; i++) {
-        blob_reader rd;
-        if ((orc = bs->ops->open_read(bs, list[i]->blob, &rd)) != BLOB_OK) {
+        blob_reader *rd = NULL;
+        st_err e = ST_ERR_INIT;
+        if ((orc = bs->ops->reader_open(bs, list[i]->blob, 0, (uint64_t)list[i]->bytes, &rd, NULL,
+                                        &e)) != ST_OK) {
             rc = -1;
             break;
         }
-        uint64_t left = (uint64_t)list[i]->bytes;
-        while (rc == 0 && left > 0) {
-            ssize_t got = read(rd.fd, buf, left < MD5_BUF ? (size_t)left : MD5_BUF);
-            if (got <= 0 || EVP_DigestUpdate(ctx, buf, (size_t)got) != 1)
-                rc = -1;
-            else
-                left -= (uint64_t)got;
+        for (;;) {
+            ssize_t got = blob_read(rd, buf, MD5_BUF, &e);
+            if (got <= 0 || EVP_DigestUpdate(ctx, buf, (size_t)got) != 1) {
+                rc = got == 0 ? rc : -1;
+                break;
+            }
         }
-        close(rd.fd);
+        blob_reader_close(rd);
     }
     if (rc == 0 && EVP_DigestFinal_ex(ctx, md, &mdlen) == 1 && mdlen == 16) {
         for (unsigned i = 0; i < 16; i++)
@@ -177,7 +178,7 @@ static int md5_of_parts(http_req *r, meta_part **list, size_t n, char hex[33])
     }
     EVP_MD_CTX_free(ctx);
     free(buf);
-    if (rc && orc != BLOB_OK)
+    if (rc && orc != ST_OK)
         return part_unreadable(r, orc, "md5 open part");
     if (rc)
         http_reply_internal(r, "md5");
@@ -191,12 +192,10 @@ static int assemble(http_req *r, complete_req *c, meta_part **list, size_t n)
     if (api_ingest_open(r, &c->g))
         return -1;
     for (size_t i = 0; i < n; i++) {
-        blob_reader rd;
-        int rc = bs->ops->open_read(bs, list[i]->blob, &rd);
-        if (rc)
+        st_err e = ST_ERR_INIT;
+        int rc = bs->ops->compose(c->g.w, list[i]->blob, 0, (uint64_t)list[i]->bytes, &e);
+        if (rc == ST_E_NOTFOUND)
             return part_unreadable(r, rc, "open part");
-        rc = blob_writer_copy_from(c->g.w, rd.fd, 0, (uint64_t)list[i]->bytes);
-        close(rd.fd);
         if (rc)
             return api_reply_blob_error(r, rc, "copy part"), -1;
         c->g.bytes += list[i]->bytes;

@@ -93,7 +93,7 @@ static void file_make(meta_file *f,
     f->bytes = bytes;
     f->created_at = created_at;
     f->expires_at = expires_at;
-    assert_int_equal(blob_key_new(f->blob), BLOB_OK);
+    assert_int_equal(blob_key_new(f->blob), ST_OK);
 }
 
 /* The whole upload protocol: intent, reserve, commit. */
@@ -803,7 +803,7 @@ static int part_add(meta_store *s,
     (void)snprintf(p->id, sizeof p->id, "%s", id);
     (void)snprintf(p->upload_id, sizeof p->upload_id, "%s", upload_id);
     (void)snprintf(p->org, sizeof p->org, "%s", org);
-    assert_int_equal(blob_key_new(p->blob), BLOB_OK);
+    assert_int_equal(blob_key_new(p->blob), ST_OK);
     p->bytes = bytes;
     p->created_at = NOW + 1;
     assert_int_equal(s->ops->intent_open(s, org, p->blob, NOW), META_OK);
@@ -887,7 +887,7 @@ static void test_part_commit(void **state)
     q = p;
     (void)snprintf(q.id, sizeof q.id, "part_4");
     q.bytes = 40;
-    assert_int_equal(blob_key_new(q.blob), BLOB_OK);
+    assert_int_equal(blob_key_new(q.blob), ST_OK);
     assert_int_equal(s->ops->part_commit(s, &q, NOW, 1000), META_E_NOTFOUND);
     /* expired by the clock */
     assert_int_equal(s->ops->intent_open(s, "org", q.blob, NOW), META_OK);

@@ -29,7 +29,7 @@ static void forms(void **state)
     partial("bytes=0-9", 100, 0, 10);
     partial("bytes=90-", 100, 90, 10);
     partial("bytes=-10", 100, 90, 10);
-    partial("bytes=-1000", 100, 0, 100); /* a suffix longer than the file: all of it */
+    partial("bytes=-1000", 100, 0, 100);   /* a suffix longer than the file: all of it */
     partial("bytes=50-5000", 100, 50, 50); /* an end past the file: up to its end */
     partial("bytes=99-99", 100, 99, 1);
     partial("BYTES= 0-0 ", 100, 0, 1);
@@ -38,9 +38,19 @@ static void forms(void **state)
 
 static void ignored(void **state)
 {
-    const char *const v[] = {NULL,          "",          "items=0-1", "bytes=",     "bytes=-",
-                             "bytes=a-b",   "bytes=5",   "bytes=5-4", "bytes=0-1,3-4", "bytes=1-2x",
-                             "bytes=+1-2",  "bytes= -",  "bytes=99999999999999999999-"};
+    const char *const v[] = {NULL,
+                             "",
+                             "items=0-1",
+                             "bytes=",
+                             "bytes=-",
+                             "bytes=a-b",
+                             "bytes=5",
+                             "bytes=5-4",
+                             "bytes=0-1,3-4",
+                             "bytes=1-2x",
+                             "bytes=+1-2",
+                             "bytes= -",
+                             "bytes=99999999999999999999-"};
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
         kind(v[i], 100, HTTP_RANGE_NONE);
 }
