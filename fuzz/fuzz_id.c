@@ -1,6 +1,6 @@
 /*
  * libFuzzer target for path and id handling: the API router on arbitrary paths (with every
- * method), id_plausible() and api_param_is_id() on the extracted {id} segment.
+ * method), id_plausible() and api_param() on the extracted {id} segment.
  *
  * Input layout: byte 0 picks the method (low 3 bits) and whether /metrics is enabled (bit 3);
  * the rest is the (already percent-decoded) path, cut at its first NUL like the C string the
@@ -9,8 +9,9 @@
  * Checked: a parameter, when found, lies inside the path right after "/v1/files/",
  * "/v1/uploads/" or "/console/", is non-empty and holds no '/'; a route is only matched on a known
  * path; the Allow list is non-empty for known paths; id_plausible() agrees with its definition
- * ([A-Za-z0-9_-]{1,63}); api_param_is_id() never accepts a parameter that is cut, holds a
- * NUL or is not plausible. Nothing here may touch the file system: ids only become lookups.
+ * ([A-Za-z0-9_-]{1,63}); api_param() never hands the store a parameter that is cut or
+ * holds a NUL, and what it hands is an id exactly when it is plausible. Nothing here may touch the
+ * file system: ids only become lookups.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -78,7 +79,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         size_t n = m.param_len < sizeof r.param - 1 ? m.param_len : sizeof r.param - 1;
         memcpy(r.param, m.param, n);
         r.param[n] = '\0';
-        int is_id = api_param_is_id(&r);
+        const char *param = api_param(&r); /* what the store is handed */
+        int is_id = param[0] && strlen(param) < META_ID_MAX && id_plausible(param);
         if (is_id && (m.param_len >= META_ID_MAX || !ref_plausible(m.param, m.param_len)))
             abort();
         if (!is_id && m.param_len < META_ID_MAX && ref_plausible(m.param, m.param_len))

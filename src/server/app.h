@@ -12,6 +12,7 @@
 #include "server/blob/blob.h"
 #include "server/config.h"
 #include "server/meta/meta.h"
+#include "server/store/store.h"
 
 struct metrics;
 
@@ -19,6 +20,7 @@ typedef struct app {
     const cfg *cfg;
     meta_store *meta;
     blob_store *blob;
+    store *store; /* the frontend every handler goes through */
     struct metrics *metrics;
 } app;
 

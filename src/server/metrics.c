@@ -121,7 +121,8 @@ static int render_latency(metrics *m, argot_buf *o)
 int metrics_render(metrics *m, app *a, argot_buf *o)
 {
     meta_stats st = {0, 0};
-    int have_stats = a->meta->ops->stats(a->meta, &st) == META_OK;
+    st_err e = ST_ERR_INIT;
+    int have_stats = a->meta->ops->stats(a->meta, &st, &e) == META_OK;
     int rc = render_requests(m, o);
     if (!rc)
         rc = render_latency(m, o);

@@ -12,8 +12,8 @@
  * mangled text, and the reply declares its Content-Length. One 64 KiB buffer per download,
  * whatever the size of the file (docs/compatibility.md says why two passes).
  *
- * An fd opened before a concurrent delete still serves the whole file; committed blobs never
- * change, so both passes read the same bytes.
+ * A reader opened before a concurrent delete still serves the whole file; committed blobs
+ * never change, so both passes read the same bytes.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -30,9 +30,9 @@
 #define JSON_IN_CAP (64 * 1024)
 
 typedef struct json_dl {
-    int fd;
+    blob_reader *rd;
     uint64_t size; /* of the blob */
-    uint64_t off;  /* next offset to read */
+    uint64_t off;  /* bytes read so far */
     size_t pos;    /* in[pos..len) is read but not yet encoded */
     size_t len;
     argot_jsonstr js;
@@ -44,15 +44,11 @@ static int forbidden(const char *purpose)
     return !strcmp(purpose, "assistants") || !strcmp(purpose, "user_data");
 }
 
-/* Reads the next piece of the blob at d->off into in; 0, or -1 on an error or a short file. */
+/* Reads the next piece of the blob into in; 0, or -1 on an error or a short blob. */
 static int fill(json_dl *d)
 {
-    uint64_t left = d->size - d->off;
-    size_t want = left < JSON_IN_CAP ? (size_t)left : JSON_IN_CAP;
-    ssize_t n;
-    do
-        n = pread(d->fd, d->in, want, (off_t)d->off);
-    while (n < 0 && errno == EINTR);
+    st_err e = ST_ERR_INIT;
+    ssize_t n = blob_read(d->rd, d->in, JSON_IN_CAP, &e);
     if (n <= 0)
         return -1;
     d->pos = 0;
@@ -94,35 +90,47 @@ static ssize_t json_read(void *ctx, char *buf, size_t cap)
 static void json_done(void *ctx)
 {
     json_dl *d = ctx;
-    close(d->fd);
+    blob_reader_close(d->rd);
     free(d);
 }
 
-/* The spec profile's reply; takes ownership of fd. */
-static void reply_json_string(http_req *r, int fd, uint64_t size)
+/* Opens the whole content for d; replies (404/5xx) and returns -1 when it cannot. */
+static int open_all(http_req *r, const meta_file *f, json_dl *d)
+{
+    st_err e = ST_ERR_INIT;
+    if (store_file_open(r->app->store, f, 0, BLOB_TO_END, &d->rd, &d->size, &e) == ST_OK)
+        return 0;
+    d->rd = NULL;
+    api_reply_store(r, &e, "content open");
+    return -1;
+}
+
+/* The spec profile's reply: a first pass measures (and checks UTF-8), a second streams. */
+static void reply_json_string(http_req *r, const meta_file *f)
 {
     json_dl *d = malloc(sizeof *d);
     if (!d) {
-        close(fd);
         http_reply_internal(r, "download alloc");
         return;
     }
-    d->fd = fd;
-    d->size = size;
     uint64_t total = 0;
-    int rc = measure(d, &total);
+    int rc = open_all(r, f, d) ? -2 : measure(d, &total);
+    blob_reader_close(d->rd);
+    d->rd = NULL;
+    if (rc == 0 && open_all(r, f, d))
+        rc = -2;
     if (rc) {
         uint64_t at = d->js.error_off;
         json_done(d);
-        if (rc < 0)
+        if (rc == -1)
             http_reply_internal(r, "blob read");
-        else
+        else if (rc == 1)
             http_reply_error(r, 406, "invalid_request_error", NULL, "file_not_utf8",
                              "File %s is not valid UTF-8 (the first invalid sequence starts at "
                              "byte %" PRIu64 "), so it cannot be sent as a JSON string. Download "
                              "it with a raw HTTP client, or send the header " API_PROFILE_HEADER
                              ": service, to get its bytes as they are.",
-                             r->param, at);
+                             f->id, at);
         return;
     }
     d->off = d->pos = d->len = 0;
@@ -130,12 +138,36 @@ static void reply_json_string(http_req *r, int fd, uint64_t size)
     http_reply_stream(r, 200, "application/json", (int64_t)total, json_read, json_done, d);
 }
 
-/* The service profile's reply: the bytes, or the one Range asked for (206), with sendfile.
- * A file's content never changes, so its id is a strong entity tag for If-Range. */
-static void reply_bytes(http_req *r, const meta_file *f, int fd, uint64_t size)
+static ssize_t reader_read(void *ctx, char *buf, size_t cap);
+static void reader_done(void *ctx);
+
+/* The content's range [off, off + len): sendfile from the blob backend's descriptor where it
+ * has one, else streamed from its reader. */
+static void reply_range(http_req *r, const meta_file *f, int status, uint64_t off, uint64_t len)
+{
+    blob_reader *rd = NULL;
+    st_err e = ST_ERR_INIT;
+    if (store_file_open(r->app->store, f, off, len, &rd, NULL, &e)) {
+        api_reply_store(r, &e, "content open");
+        return;
+    }
+    int fd = -1;
+    uint64_t foff, flen;
+    if (store_reader_fd(r->app->store, rd, &fd, &foff, &flen) == 0) {
+        blob_reader_close(rd);
+        http_reply_fd(r, status, fd, foff, flen);
+        return;
+    }
+    http_reply_stream(r, status, "application/octet-stream", (int64_t)len, reader_read, reader_done,
+                      rd);
+}
+
+/* The service profile's reply: the bytes, or the one Range asked for (206). A file's content
+ * never changes, so its id is a strong entity tag for If-Range. */
+static void reply_bytes(http_req *r, const meta_file *f)
 {
     char cd[4 * META_FILENAME_MAX + 64], etag[META_ID_MAX + 4], cr[80];
-    uint64_t off = 0, len = size;
+    uint64_t size = (uint64_t)f->bytes, off = 0, len = size;
     api_content_disposition(f->filename, cd, sizeof cd);
     snprintf(etag, sizeof etag, "\"%s\"", f->id);
     http_range_kind k = HTTP_RANGE_NONE;
@@ -144,7 +176,6 @@ static void reply_bytes(http_req *r, const meta_file *f, int fd, uint64_t size)
     http_add_header(r, "Accept-Ranges", "bytes");
     http_add_header(r, "ETag", etag);
     if (k == HTTP_RANGE_UNSATISFIABLE) {
-        close(fd);
         snprintf(cr, sizeof cr, "bytes */%" PRIu64, size);
         http_add_header(r, "Content-Range", cr);
         http_reply_error(r, 416, "invalid_request_error", NULL, "range_not_satisfiable",
@@ -157,7 +188,20 @@ static void reply_bytes(http_req *r, const meta_file *f, int fd, uint64_t size)
         http_add_header(r, "Content-Range", cr);
     }
     http_add_header(r, "Content-Disposition", cd);
-    http_reply_fd(r, k == HTTP_RANGE_PARTIAL ? 206 : 200, fd, off, len);
+    reply_range(r, f, k == HTTP_RANGE_PARTIAL ? 206 : 200, off, len);
+}
+
+/* A reader without a descriptor to give (an object store): its range is streamed. */
+static ssize_t reader_read(void *ctx, char *buf, size_t cap)
+{
+    st_err e = ST_ERR_INIT;
+    ssize_t n = blob_read(ctx, buf, cap, &e);
+    return n < 0 ? -1 : n;
+}
+
+static void reader_done(void *ctx)
+{
+    blob_reader_close(ctx);
 }
 
 static void end(http_req *r)
@@ -170,28 +214,11 @@ static void end(http_req *r)
                            f.purpose);
         return;
     }
-    blob_store *bs = r->app->blob;
-    blob_reader *rd = NULL;
-    uint64_t size = 0, off, len;
-    int fd = -1;
-    st_err e = ST_ERR_INIT;
-    int rc = bs->ops->reader_open(bs, f.blob, 0, BLOB_TO_END, &rd, &size, &e);
-    if (rc == ST_E_NOTFOUND) { /* deleted between the lookup and the open */
-        api_reply_no_such_file(r);
-        return;
-    }
-    if (rc == ST_OK && (!bs->ops->reader_take_fd || bs->ops->reader_take_fd(rd, &fd, &off, &len)))
-        rc = ST_E_IO;
-    blob_reader_close(rd);
-    if (rc != ST_OK) {
-        http_reply_internal(r, "blob open");
-        return;
-    }
     if (api_profile_of(r) == API_PROFILE_SPEC) {
-        reply_json_string(r, fd, size);
+        reply_json_string(r, &f);
         return;
     }
-    reply_bytes(r, &f, fd, size);
+    reply_bytes(r, &f);
 }
 
 const route_ops api_files_content = {

@@ -4,10 +4,9 @@
 
 static void end(http_req *r)
 {
-    int64_t n;
-    meta_store *m = r->app->meta;
+    st_err e = ST_ERR_INIT;
     argot_buf b = ARGOT_BUF_INIT(64);
-    if (m->ops->key_count_active(m, &n) != META_OK) {
+    if (store_health(r->app->store, &e) != ST_OK) {
         argot_buf_puts(&b, "{\"status\":\"unavailable\"}");
         http_reply_json(r, 503, &b);
         return;

@@ -90,7 +90,8 @@ typedef struct blob_ops {
     void (*reader_close)(blob_reader *r);
 
     /* --- management --- */
-    /* Removes a committed blob. A missing blob is success (removal is idempotent). */
+    /* Removes a committed blob, and an unfinished write of the same key if one is left (a dead
+     * writer's). A missing blob is success (removal is idempotent). */
     int (*remove)(blob_store *s, const char *key, st_err *e);
     /* Calls cb for up to limit committed blobs with keys greater than after ("" for the first
      * page), in key order. Returns how many it reported (>= 0; fewer than limit: the last

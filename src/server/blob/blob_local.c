@@ -527,6 +527,10 @@ static int ls_remove(blob_store *bs, const char *key, st_err *e)
     rel_path(rel, key);
     if (unlinkat(s->blobs_fd, rel, 0) != 0 && errno != ENOENT)
         return sys_fail(e, "unlink of a blob");
+    char tmp[TMP_NAME_LEN];
+    tmp_name(tmp, key);
+    if (unlinkat(s->tmp_fd, tmp, 0) != 0 && errno != ENOENT)
+        return sys_fail(e, "unlink of a temporary");
     return ST_OK;
 }
 

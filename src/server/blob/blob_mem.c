@@ -189,7 +189,7 @@ static int mw_commit(blob_writer *bw, st_err *e)
     mem_blob *b = calloc(1, sizeof *b);
     pthread_mutex_lock(&s->mu);
     unlink_writer(s, w);
-    int rc = !b ? nomem(e)
+    int rc = !b          ? nomem(e)
              : w->reaped ? st_fail(e, ST_E_IO, B, 0, "the write was reaped as unfinished")
                          : ST_OK;
     if (rc == ST_OK) {
@@ -302,6 +302,13 @@ static int ms_remove(blob_store *bs, const char *key, st_err *e)
         memmove(s->v + i, s->v + i + 1, (s->n - i - 1) * sizeof *s->v);
         s->n--;
     }
+    for (mem_writer *w = s->writers; w; w = w->next)
+        if (!memcmp(w->key, key, BLOB_KEY_LEN) && !w->reaped) { /* a dead writer's */
+            w->reaped = 1;
+            free(w->data);
+            w->data = NULL;
+            w->len = w->cap = 0;
+        }
     pthread_mutex_unlock(&s->mu);
     return ST_OK;
 }
@@ -312,8 +319,8 @@ typedef struct listed {
     int64_t mtime;
 } listed;
 
-static int ms_list(blob_store *bs, const char *after, int limit, blob_list_cb cb, void *ud,
-                   st_err *e)
+static int ms_list(
+    blob_store *bs, const char *after, int limit, blob_list_cb cb, void *ud, st_err *e)
 {
     mem_store *s = (mem_store *)bs;
     if (!cb || limit <= 0 || (after && *after && !blob_key_valid(after)))

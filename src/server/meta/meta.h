@@ -25,7 +25,18 @@
  * lease. Deleted and expired files leave cursor tombstones (their place in the list order),
  * so their ids stay valid list cursors for a while.
  *
- * Times are Unix seconds. expires_at == 0 means "never" (JSON null). Every function returns 0
+ * Times are Unix seconds. expires_at == 0 means "never" (JSON null). A file is visible at now
+ * iff expires_at == 0 or expires_at > now; an owner is alive at now iff its expires_at > now; a
+ * lease is free at now iff its expires_at <= now (or its holder is not alive).
+ *
+ * Callbacks: the walks (key_list, file_list, upload_parts) return a callback's non-zero value
+ * and stop. The notifications after a transaction (expired_take, intents_reap,
+ * upload_take_expired, upload_cancel, upload_complete, blob_tombs_take) stop calling on a
+ * non-zero value but still return their count (the rows are gone already; what the caller did
+ * not remove stays a blob tombstone); their callbacks may be NULL. blob_tombs_take counts the
+ * call that stopped.
+ *
+ * Every function returns 0
  * (or a documented count) or a negative st_code, and fills the error record e (may be NULL;
  * the first failure wins, the backend's own code and message are kept). Strings in results
  * are copied into the caller's struct.
@@ -47,24 +58,24 @@
 #define META_PURPOSE_MAX  32
 #define META_FILENAME_MAX 1024 /* bytes of UTF-8, incl. NUL */
 #define META_NAME_MAX     128  /* key names */
+#define META_OWNER_MAX    64   /* owner ids and lease names incl. NUL */
 
 /* The backends' return codes are the error record's (store/err.h); these names stay for
  * readability at the storage layer. */
 enum {
     META_OK = ST_OK,
     META_E_NOTFOUND = ST_E_NOTFOUND,
-    META_E_QUOTA = ST_E_QUOTA,       /* the change would push used + reserved past org_max */
-    META_E_BUSY = ST_E_BUSY,         /* a lock or a serialization conflict outlasted its wait */
-    META_E_IO = ST_E_IO,             /* any other failure (I/O error, corruption, ...) */
-    META_E_INVALID = ST_E_INVALID,   /* malformed argument */
+    META_E_QUOTA = ST_E_QUOTA,     /* the change would push used + reserved past org_max */
+    META_E_BUSY = ST_E_BUSY,       /* a lock or a serialization conflict outlasted its wait */
+    META_E_IO = ST_E_IO,           /* any other failure (I/O error, corruption, ...) */
+    META_E_INVALID = ST_E_INVALID, /* malformed argument */
     META_E_NOMEM = ST_E_NOMEM,
-    META_E_CONFLICT = ST_E_CONFLICT, /* a unique id already exists */
-    META_E_STATE = ST_E_STATE,       /* the upload is not pending, or past its expiry */
-    META_E_LIMIT = ST_E_LIMIT,       /* the parts would exceed the bytes allowed */
-    META_E_NOSPC = ST_E_NOSPC,       /* the database's storage is full */
+    META_E_CONFLICT = ST_E_CONFLICT,       /* a unique id already exists */
+    META_E_STATE = ST_E_STATE,             /* the upload is not pending, or past its expiry */
+    META_E_LIMIT = ST_E_LIMIT,             /* the parts would exceed the bytes allowed */
+    META_E_NOSPC = ST_E_NOSPC,             /* the database's storage is full */
     META_E_UNAVAILABLE = ST_E_UNAVAILABLE, /* the database cannot be reached */
 };
-
 
 typedef struct meta_file {
     char id[META_ID_MAX];
@@ -131,11 +142,11 @@ typedef struct meta_key {
 
 typedef struct meta_list_req {
     const char *org;
-    const char *purpose;  /* NULL: any */
+    const char *purpose;   /* NULL: any */
     const meta_pos *after; /* NULL: from the start; else the place to continue after */
-    int desc;             /* 1: newest first; ties in created_at by creation order */
-    int limit;            /* 1..10000 */
-    int64_t now;          /* files with 0 < expires_at <= now are invisible */
+    int desc;              /* 1: newest first; ties in created_at by creation order */
+    int limit;             /* 1..10000 */
+    int64_t now;           /* files with 0 < expires_at <= now are invisible */
 } meta_list_req;
 
 typedef struct meta_stats {
@@ -158,8 +169,9 @@ enum {
     META_CAP_CLOCK = 4,      /* clock: the database's time, shared by every instance */
 };
 
-#define META_OPS_VERSION 4 /* 2: uploads; 3: tombstones; 4: error records, owners and leases,
-                            * blob tombstones, positions, rules moved to the frontend */
+#define META_OPS_VERSION                                                                           \
+    4 /* 2: uploads; 3: tombstones; 4: error records, owners and leases,                           \
+       * blob tombstones, positions, rules moved to the frontend */
 typedef struct meta_ops {
     unsigned version;
     const char *name;
@@ -178,21 +190,26 @@ typedef struct meta_ops {
 
     /* --- owners and leases --- */
     /* The owner (an argotd instance's random id) is alive until now + ttl: inserts or extends
-     * its row. */
+     * its row (a renewal never shortens it). */
     int (*owner_renew)(meta_store *s, const char *owner, int64_t now, int64_t ttl, st_err *e);
     /* Forgets owner (a clean stop), or with owner NULL every owner but self (a caller that knows
-     * it is alone, such as a single argotd holding its data dir's lock). */
+     * it is alone, such as a single argotd holding its data dir's lock). Forgetting an unknown
+     * owner is success; owner and self both NULL is INVALID. */
     int (*owner_forget)(meta_store *s, const char *owner, const char *self, st_err *e);
     /* Takes or renews the lease name for owner until now + ttl. Returns 1 if owner holds it
-     * now, 0 if another owner holds an unexpired one. */
+     * now, 0 if another owner holds an unexpired one and is itself alive (an owner row that has
+     * not expired: a forgotten or dead owner's leases are free at once). */
     int (*lease_take)(
         meta_store *s, const char *name, const char *owner, int64_t now, int64_t ttl, st_err *e);
 
     /* --- upload intents and quota --- */
     /* Opens an intent for blob, owned by owner. CONFLICT if one exists for blob. */
-    int (*intent_open)(
-        meta_store *s, const char *org, const char *blob, const char *owner, int64_t now,
-        st_err *e);
+    int (*intent_open)(meta_store *s,
+                       const char *org,
+                       const char *blob,
+                       const char *owner,
+                       int64_t now,
+                       st_err *e);
     /* Atomically adds delta (> 0) to the intent's reservation and the org's reserved bytes,
      * or returns QUOTA leaving both unchanged. NOTFOUND if the intent is gone. */
     int (*intent_reserve)(
@@ -202,12 +219,8 @@ typedef struct meta_ops {
     /* One transaction: drops the intents whose owner is not self and is not alive at now (no
      * owner row, or one expired), releasing their reservations and recording their blobs as
      * blob tombstones; then calls cb with each blob (to remove). Returns how many. */
-    int (*intents_reap)(meta_store *s,
-                        const char *self,
-                        int64_t now,
-                        meta_blob_cb cb,
-                        void *userdata,
-                        st_err *e);
+    int (*intents_reap)(
+        meta_store *s, const char *self, int64_t now, meta_blob_cb cb, void *userdata, st_err *e);
     /* One transaction: checks used + other reservations + f->bytes <= org_max (else QUOTA,
      * nothing changed), inserts the file row (the backend assigns its sequence), deletes the
      * intent named by f->blob, sets used += f->bytes and releases the intent's reservation.
@@ -222,11 +235,11 @@ typedef struct meta_ops {
     /* The place of id in org's list order: a file of the org (expired ones too), or the
      * cursor tombstone of one (deleted or swept since, until cursor_tombs_purge). NOTFOUND if
      * it names neither. */
-    int (*file_position)(
-        meta_store *s, const char *org, const char *id, meta_pos *out, st_err *e);
+    int (*file_position)(meta_store *s, const char *org, const char *id, meta_pos *out, st_err *e);
     /* Keyset page: at most req->limit visible files in (created_at, seq) order after
-     * req->after. Sets *has_more. A file created later never takes a place before a cursor
-     * tombstone still kept. */
+     * req->after. Sets *has_more. A file created later (with a created_at not before the
+     * tombstone's: the frontend's clock never goes back) never takes a place
+     * before a cursor tombstone still kept. */
     int (*file_list)(meta_store *s,
                      const meta_list_req *req,
                      meta_file_cb cb,
@@ -263,8 +276,7 @@ typedef struct meta_ops {
      * id. The organization is created on first use. */
     int (*upload_create)(meta_store *s, const meta_upload *u, st_err *e);
     /* The upload as stored (its status is not adjusted for time). NOTFOUND if org has none. */
-    int (*upload_get)(
-        meta_store *s, const char *org, const char *id, meta_upload *out, st_err *e);
+    int (*upload_get)(meta_store *s, const char *org, const char *id, meta_upload *out, st_err *e);
     /* One transaction: a pending upload unexpired at now becomes CANCELLED, its part rows go
      * (blob tombstones recorded) and usage -= their bytes; then cb gets each part's blob. out
      * gets the upload as stored after the call. NOTFOUND if absent; STATE (out filled, nothing
@@ -277,12 +289,13 @@ typedef struct meta_ops {
                          meta_blob_cb cb,
                          void *userdata,
                          st_err *e);
-    /* One transaction, like file_commit: checks the quota (used + other reservations +
-     * p->bytes <= org_max, else QUOTA), that the upload p->upload_id of p->org exists
-     * (NOTFOUND), is pending with expires_at > now (STATE) and that its parts' bytes plus
-     * p->bytes stay within parts_max (LIMIT); then inserts the part row, deletes the intent
-     * named by p->blob (NOTFOUND if gone, INVALID if of another org), and sets used +=
-     * p->bytes, releasing the intent's reservation. CONFLICT if the part id exists. */
+    /* One transaction, like file_commit, checking in this order: the upload p->upload_id of
+     * p->org exists (NOTFOUND) and is pending with expires_at > now (STATE); the intent named by
+     * p->blob exists (NOTFOUND) and is of p->org (INVALID); the quota (used + other
+     * reservations + p->bytes <= org_max, else QUOTA); its parts' bytes plus p->bytes stay
+     * within parts_max (LIMIT). Then inserts the part row, deletes the intent and sets used +=
+     * p->bytes, releasing the intent's reservation. CONFLICT if the part id exists. Nothing
+     * changes on any failure. */
     int (*part_commit)(meta_store *s,
                        const meta_part *p,
                        int64_t now,
@@ -339,7 +352,7 @@ struct meta_store {
 };
 
 /* Opens (creating if needed) the SQLite store at path: WAL, synchronous=FULL, busy timeout,
- * schema migration. Files are created 0600. */
+ * schema migration. Files are created 0600. *out is NULL on every failure. */
 int meta_sqlite_open(meta_store **out, const char *path, st_err *e);
 /* The in-memory backend (tests): everything is lost with the process. */
 int meta_mem_open(meta_store **out, st_err *e);

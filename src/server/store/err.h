@@ -21,18 +21,18 @@
 typedef enum st_code {
     ST_OK = 0,
     ST_E_NOTFOUND = -1,
-    ST_E_QUOTA = -2,       /* the organization's storage quota would be exceeded */
-    ST_E_BUSY = -3,        /* a lock or a serialization conflict outlasted its wait: retryable */
-    ST_E_IO = -4,          /* any other failure of the storage (I/O, corruption, protocol) */
-    ST_E_INVALID = -5,     /* a malformed argument */
-    ST_E_NOMEM = -6,       /* no memory */
-    ST_E_CONFLICT = -7,    /* a unique id exists already */
-    ST_E_STATE = -8,       /* the upload is not pending (completed, cancelled or expired) */
-    ST_E_LIMIT = -9,       /* a size rule (the parts would exceed what the upload may hold) */
-    ST_E_NOSPC = -10,      /* the storage is full */
+    ST_E_QUOTA = -2,        /* the organization's storage quota would be exceeded */
+    ST_E_BUSY = -3,         /* a lock or a serialization conflict outlasted its wait: retryable */
+    ST_E_IO = -4,           /* any other failure of the storage (I/O, corruption, protocol) */
+    ST_E_INVALID = -5,      /* a malformed argument */
+    ST_E_NOMEM = -6,        /* no memory */
+    ST_E_CONFLICT = -7,     /* a unique id exists already */
+    ST_E_STATE = -8,        /* the upload is not pending (completed, cancelled or expired) */
+    ST_E_LIMIT = -9,        /* a size rule (the parts would exceed what the upload may hold) */
+    ST_E_NOSPC = -10,       /* the storage is full */
     ST_E_UNAVAILABLE = -11, /* the backend cannot be reached (connection refused or lost) */
-    ST_E_RESOURCES = -12,  /* out of descriptors or of a memory budget: retryable */
-    ST_E_TOO_LARGE = -13,  /* a body or a file over a configured limit */
+    ST_E_RESOURCES = -12,   /* out of descriptors or of a memory budget: retryable */
+    ST_E_TOO_LARGE = -13,   /* a body or a file over a configured limit */
 } st_code;
 
 #define ST_MSG_MAX 256
@@ -41,11 +41,21 @@ typedef struct st_err {
     st_code code;
     int retryable;
     long sys;            /* errno, backend code or HTTP status; 0 if none */
-    const char *backend; /* "sqlite", "local", "mem", ... (static), or NULL */
+    const char *backend; /* "sqlite", "local", "mem", "store", ... (static), or NULL */
+    /* For a rule the client broke (INVALID, LIMIT, TOO_LARGE, QUOTA, STATE) set by the storage
+     * frontend: msg is meant for the client, and param names the request field it is about
+     * (static, or NULL). Backend messages are for the log. */
+    const char *param;
     char msg[ST_MSG_MAX];
 } st_err;
 
-#define ST_ERR_INIT {ST_OK, 0, 0, NULL, {0}}
+#define ST_ERR_INIT                                                                                \
+    {                                                                                              \
+        ST_OK, 0, 0, NULL, NULL,                                                                   \
+        {                                                                                          \
+            0                                                                                      \
+        }                                                                                          \
+    }
 
 /* Records a failure unless e already holds one (the first wins) and returns code. e may be
  * NULL (then only code is returned). The retryable flag follows the code: BUSY, UNAVAILABLE
@@ -57,6 +67,10 @@ int st_fail_retry(st_err *e, st_code code, const char *backend, long sys, const 
 /* Maps an errno to a code (ENOSPC/EDQUOT: NOSPC, ENOMEM: NOMEM, EMFILE/ENFILE: RESOURCES,
  * ENOENT: NOTFOUND, else IO) and records "what: strerror". */
 int st_fail_errno(st_err *e, int err, const char *backend, const char *what);
+/* A rule the client broke, from the storage frontend: code, the request field, the message for
+ * the client. */
+int st_fail_client(st_err *e, st_code code, const char *param, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 void st_err_clear(st_err *e);
 /* A short stable name of a code ("notfound", "quota", ...) for logs. */
 const char *st_code_name(st_code code);

@@ -82,8 +82,13 @@ static void put(blob_store *s, const char *key, const void *data, size_t len)
 }
 
 /* Reads [off, off + len) through a reader, in pieces of at most step bytes. */
-static char *read_range(blob_store *s, const char *key, uint64_t off, uint64_t len, size_t step,
-                        uint64_t *size, size_t *got)
+static char *read_range(blob_store *s,
+                        const char *key,
+                        uint64_t off,
+                        uint64_t len,
+                        size_t step,
+                        uint64_t *size,
+                        size_t *got)
 {
     blob_reader *r = NULL;
     st_err e = ST_ERR_INIT;
@@ -280,9 +285,9 @@ static void test_ranges(void **state)
     put(s, key, data, sizeof data);
     static const struct {
         uint64_t off, len, want_off, want_len;
-    } cases[] = {{0, 10, 0, 10},           {990, 10, 990, 10}, {990, 100, 990, 10},
-                 {500, BLOB_TO_END, 500, 500}, {1000, 5, 1000, 0}, {5000, 5, 1000, 0},
-                 {0, 0, 0, 0}};
+    } cases[] = {
+        {0, 10, 0, 10},     {990, 10, 990, 10}, {990, 100, 990, 10}, {500, BLOB_TO_END, 500, 500},
+        {1000, 5, 1000, 0}, {5000, 5, 1000, 0}, {0, 0, 0, 0}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         for (size_t step = 1; step <= 4096; step *= 64) {
             uint64_t size = 0;
@@ -314,7 +319,7 @@ static void test_reader_fd(void **state)
     uint64_t off = 0, len = 0;
     assert_int_equal(s->ops->reader_take_fd(r, &fd, &off, &len), 0);
     assert_int_equal(s->ops->reader_take_fd(r, &fd, &off, &len), -1); /* taken once */
-    assert_true(blob_read(r, buf, sizeof buf, &e) < 0);                /* nothing left */
+    assert_true(blob_read(r, buf, sizeof buf, &e) < 0);               /* nothing left */
     blob_reader_close(r);
     assert_int_equal(off, 3);
     assert_int_equal(len, 4);

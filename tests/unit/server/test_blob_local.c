@@ -63,7 +63,6 @@ static void test_local_reap_leaves_foreign_dirs(void **state)
     assert_int_equal(temp_count(f), 1);
 }
 
-
 static void mode_is(const char *path, mode_t want)
 {
     struct stat st;
