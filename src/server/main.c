@@ -118,16 +118,24 @@ static int bootstrap_key(app *a, const char *prog)
 {
     int64_t n = 0;
     st_err e = ST_ERR_INIT;
-    if (a->meta->ops->key_count_active(a->meta, &n, &e) != META_OK)
+    if (store_key_count(a->store, &n, &e) != ST_OK)
         return -1;
     if (n > 0)
         return 0;
     if (!a->cfg->bootstrap_key) {
+        char where[1024];
+        if (a->cfg->meta_url) {
+            char shown[1000];
+            backend_redact(a->cfg->meta_url, shown, sizeof shown);
+            snprintf(where, sizeof where, "--meta '%s'", shown);
+        } else {
+            snprintf(where, sizeof where, "--data %s", a->cfg->data_dir);
+        }
         fprintf(stderr,
                 "argotd: no API key exists yet; create one (it is printed once) with\n"
-                "  %s keys create --data %s --org org-default --name dev\n"
+                "  %s keys create %s --org org-default --name dev\n"
                 "or start with --bootstrap-key (make run does)\n",
-                prog, a->cfg->data_dir);
+                prog, where);
         return 0;
     }
     char key[API_KEY_LEN + 1];
@@ -226,7 +234,7 @@ static int run_server(int argc, char **argv, int argi)
         fprintf(stderr, "argotd: cannot open the storage: %s\n", e.msg);
         goto out;
     }
-    if (metrics_new(&a.metrics))
+    if (metrics_new(&a.metrics, api_route_names, ROUTE_COUNT))
         goto out;
     cfg_log_effective(&c);
     rc = serve(&a, &c, argv[0]);

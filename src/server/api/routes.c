@@ -32,6 +32,12 @@ int api_router_new(http_router **out, int with_metrics)
     return http_router_new(out, routes, with_metrics ? n : n - 1);
 }
 
+const char *const api_route_names[ROUTE_COUNT] = {
+    "unknown",          "healthz",        "metrics",       "files.create",   "files.list",
+    "files.retrieve",   "files.delete",   "files.content", "uploads.create", "uploads.parts",
+    "uploads.complete", "uploads.cancel", "console.page",  "console.asset",  "argot.usage",
+};
+
 /* One access line per request (never the key: the organization is logged), and the metrics. */
 static void request_done(http_req *r, const char *method, int completed, int64_t dur)
 {
@@ -42,7 +48,7 @@ static void request_done(http_req *r, const char *method, int completed, int64_t
         r->request_id, method, r->route ? r->route->name : "unknown", status,
         (unsigned long long)r->bytes_in, (unsigned long long)r->bytes_out, (double)dur / 1e6,
         r->org[0] ? r->org : "-", completed ? "" : " aborted=1");
-    metrics_record(r->app->metrics, r->route ? (route_id)r->route->id : ROUTE_UNKNOWN, status,
+    metrics_record(r->app->metrics, r->route ? (unsigned)r->route->id : ROUTE_UNKNOWN, status,
                    r->bytes_in, completed ? r->bytes_out : 0, dur);
 }
 

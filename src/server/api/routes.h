@@ -28,6 +28,9 @@ typedef enum route_id {
     ROUTE_COUNT
 } route_id;
 
+/* The routes' names in metrics, by route id. */
+extern const char *const api_route_names[ROUTE_COUNT];
+
 extern const route_ops api_healthz;
 extern const route_ops api_metrics;
 extern const route_ops api_files_create;

@@ -138,6 +138,20 @@ int store_health(store *s, st_err *e)
     return s->m->ops->key_count_active(s->m, &n, e);
 }
 
+int store_key_count(store *s, int64_t *out, st_err *e)
+{
+    return s->m->ops->key_count_active(s->m, out, e);
+}
+
+int store_stats(store *s, int64_t *files, int64_t *bytes, st_err *e)
+{
+    meta_stats st = {0, 0};
+    int rc = s->m->ops->stats(s->m, &st, e);
+    *files = rc == ST_OK ? st.files : -1;
+    *bytes = rc == ST_OK ? st.bytes : -1;
+    return rc;
+}
+
 /* ---- shared helpers ---- */
 
 int st_batch_check(const store *s, const char *purpose, int64_t bytes, st_err *e)

@@ -171,6 +171,10 @@ int store_org_usage(
 int store_key_lookup(store *s, const uint8_t hash[32], char org[META_ORG_MAX], st_err *e);
 /* 0 if the metadata store answers. */
 int store_health(store *s, st_err *e);
+/* The number of active API keys. */
+int store_key_count(store *s, int64_t *out, st_err *e);
+/* Files and bytes stored, every organization (-1 each on failure). */
+int store_stats(store *s, int64_t *files, int64_t *bytes, st_err *e);
 
 /* ---- maintenance ---- */
 
