@@ -164,8 +164,7 @@ int argot__sink_416(argot__sink *s, const char *content_range, const char *etag)
     uint64_t first, last;
     int64_t size;
 
-    if (argot__content_range_parse(content_range, &first, &last, &size) != 0 ||
-        first != UINT64_MAX)
+    if (argot__content_range_parse(content_range, &first, &last, &size) != 0 || first != UINT64_MAX)
         return 0;
     s->size = size;
     if (!s->ranged || bounded(s) || (uint64_t)size != s->start)
