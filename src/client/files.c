@@ -242,17 +242,32 @@ static argot_status download_result(argot_download **out,
     if (d == NULL)
         return argot__error_set(c, ARGOT_E_NOMEM, NULL);
     d->bytes = s->written;
+    d->offset = s->offset;
+    d->size = s->size;
+    d->http_status = s->status;
+    d->restarted = s->restarted;
+    d->already_complete = s->complete && s->written == 0 && !s->restarted;
     d->content_type = r->resp_content_type;
     r->resp_content_type = NULL;
-    if (s->spec->kind == ARGOT_SINK_BUFFER) {
+    d->etag = s->etag[0] != '\0' ? argot__strdup(s->etag) : NULL;
+    if (s->spec->kind == ARGOT_SINK_BUFFER)
         d->data = s->buf.ptr != NULL ? argot_buf_detach(&s->buf) : calloc(1, 1);
-        if (d->data == NULL) {
-            argot_download_free(d);
-            return argot__error_set(c, ARGOT_E_NOMEM, NULL);
-        }
+    if ((s->etag[0] != '\0' && d->etag == NULL) ||
+        (s->spec->kind == ARGOT_SINK_BUFFER && d->data == NULL)) {
+        argot_download_free(d);
+        return argot__error_set(c, ARGOT_E_NOMEM, NULL);
     }
     *out = d;
     return ARGOT_OK;
+}
+
+/* The final progress call: too late to abort. */
+static void download_progress_end(const argot_download_file_request *req, const argot__sink *s)
+{
+    uint64_t done = s->offset + s->written;
+
+    if (req->progress != NULL)
+        (void)req->progress(done, s->size >= 0 ? (uint64_t)s->size : done, req->progress_userdata);
 }
 
 static argot_status download_run(argot_download **out,
@@ -263,11 +278,11 @@ static argot_status download_run(argot_download **out,
 {
     argot__sink sink;
     argot__request r;
-    argot_status st = argot__sink_init(&sink, &req->sink);
+    argot_status st = argot__sink_init(c, &sink, req);
 
     if (st != ARGOT_OK) {
         argot__sink_free(&sink);
-        return argot__error_set(c, st, "invalid download sink");
+        return st;
     }
     argot__request_init(&r, "GET", url);
     r.accept = "application/binary";
@@ -275,19 +290,40 @@ static argot_status download_run(argot_download **out,
     r.sink = &sink;
     r.progress = req->progress;
     r.progress_userdata = req->progress_userdata;
+    r.max_recv_speed = req->max_recv_speed;
     st = argot__perform(c, &r);
     if (argot__sink_finish(&sink, st == ARGOT_OK) != ARGOT_OK && st == ARGOT_OK) {
         c->err.os_errno = sink.io_errno;
         st = argot__error_set(c, ARGOT_E_IO, "cannot write the download: %s",
                               strerror(sink.io_errno));
     }
-    if (st == ARGOT_OK && req->progress != NULL)
-        (void)req->progress(sink.written, sink.written, req->progress_userdata);
+    if (st == ARGOT_OK)
+        download_progress_end(req, &sink);
     if (st == ARGOT_OK && out != NULL)
         st = download_result(out, c, &sink, &r);
     argot__request_free(&r);
     argot__sink_free(&sink);
     return st;
+}
+
+/* The request as version 2: a version 1 struct is the first members of the current one. */
+typedef struct download_request_v1 {
+    unsigned version;
+    const char *file_id;
+    argot_download_sink sink;
+    argot_progress_fn progress;
+    void *progress_userdata;
+} download_request_v1;
+
+static const argot_download_file_request *download_request(const argot_download_file_request *req,
+                                                           argot_download_file_request *v2)
+{
+    if (req == NULL || req->version != 1)
+        return req;
+    *v2 = (argot_download_file_request)ARGOT_DOWNLOAD_FILE_REQUEST_INIT;
+    memcpy(v2, req, sizeof(download_request_v1));
+    v2->version = ARGOT_DOWNLOAD_FILE_REQUEST_VERSION;
+    return v2;
 }
 
 argot_status argot_files_download_file(argot_download **out,
@@ -296,12 +332,18 @@ argot_status argot_files_download_file(argot_download **out,
                                        const argot_request_options *opts)
 {
     argot_buf url = ARGOT_BUF_INIT(1u << 16);
+    argot_download_file_request v2;
     argot_status st;
 
     ARGOT__OUT_CLEAR(out);
+    req = download_request(req, &v2);
     st = argot__op_start(client, req != NULL, NULL, req, opts, ARGOT_DOWNLOAD_FILE_REQUEST_VERSION);
     if (st == ARGOT_OK && out == NULL && req->sink.kind == ARGOT_SINK_BUFFER)
         st = argot__error_set(client, ARGOT_E_INVALID, "a buffer download needs out");
+    if (st == ARGOT_OK &&
+        (req->offset > (uint64_t)INT64_MAX ||
+         (req->length > 0 && req->offset > (uint64_t)INT64_MAX - (uint64_t)req->length)))
+        st = argot__error_set(client, ARGOT_E_INVALID, "offset + length must be below 2^63");
     if (st == ARGOT_OK)
         st = file_url(client, &url, req->file_id, "/content");
     if (st == ARGOT_OK)
@@ -316,5 +358,6 @@ void argot_download_free(argot_download *download)
         return;
     free(download->data);
     free(download->content_type);
+    free(download->etag);
     free(download);
 }
