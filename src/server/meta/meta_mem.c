@@ -722,6 +722,8 @@ static int mm_owner_forget(meta_store *ms, const char *owner, const char *self, 
     return ST_OK;
 }
 
+/* Free, expired, already ours, or held by an owner that is not alive (forgotten, or its own
+ * lease ran out): a dead instance's leases are free at once. */
 static int mm_lease_take(
     meta_store *ms, const char *name, const char *owner, int64_t now, int64_t ttl, st_err *e)
 {
@@ -733,7 +735,7 @@ static int mm_lease_take(
     mlease *l = lease_row(&s->leases, name);
     if (!l) {
         rc = nomem(e);
-    } else if (l->until <= now || strcmp(l->owner, owner) == 0) { /* free, expired or ours */
+    } else if (l->until <= now || strcmp(l->owner, owner) == 0 || !alive(s, l->owner, now)) {
         memcpy(l->owner, owner, strlen(owner) + 1);
         l->until = now + ttl;
         rc = 1;

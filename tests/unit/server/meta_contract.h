@@ -512,11 +512,13 @@ static void test_owner_forget(void **state)
     EXPECT(META_E_INVALID, s, intents_reap, NULL, NOW, collect_blob_cb, &got);
 }
 
-/* Two owners contending for one lease: one holds it until it runs out or is renewed. */
+/* Two live owners contending for one lease: one holds it until it runs out or is renewed. */
 static void test_lease_take(void **state)
 {
     meta_store *s = ((fx *)*state)->s;
 
+    EXPECT(META_OK, s, owner_renew, "owner-a", NOW, 3600);
+    EXPECT(META_OK, s, owner_renew, "owner-b", NOW, 3600);
     EXPECT(1, s, lease_take, "gc", "owner-a", NOW, 30);         /* free: a takes it */
     EXPECT(0, s, lease_take, "gc", "owner-b", NOW + 10, 30);    /* a holds it */
     EXPECT(1, s, lease_take, "gc", "owner-a", NOW + 20, 30);    /* a renews: until NOW + 50 */
@@ -532,6 +534,23 @@ static void test_lease_take(void **state)
     EXPECT(META_E_INVALID, s, lease_take, "gc", NULL, NOW, 30);
     EXPECT(META_E_INVALID, s, lease_take, "gc", "owner-a", NOW, 0);
     EXPECT(META_E_INVALID, s, lease_take, "gc", "owner-a", NOW, -5);
+}
+
+/* The lease of an owner that is not alive (forgotten, or its own lease ran out, or never
+ * renewed) is free at once, before the lease itself runs out. */
+static void test_lease_of_dead_owner(void **state)
+{
+    meta_store *s = ((fx *)*state)->s;
+
+    EXPECT(META_OK, s, owner_renew, "owner-a", NOW, 3600);
+    EXPECT(META_OK, s, owner_renew, "owner-b", NOW, 20);
+    EXPECT(1, s, lease_take, "gc", "owner-a", NOW, 600);
+    EXPECT(0, s, lease_take, "gc", "owner-b", NOW + 1, 600);
+    EXPECT(META_OK, s, owner_forget, "owner-a", NULL); /* a clean stop */
+    EXPECT(1, s, lease_take, "gc", "owner-b", NOW + 2, 600);
+    EXPECT(0, s, lease_take, "gc", "owner-a", NOW + 3, 600);  /* b is alive until NOW + 20 */
+    EXPECT(1, s, lease_take, "gc", "owner-a", NOW + 20, 600); /* b died: its lease is free */
+    EXPECT(1, s, lease_take, "gc", "owner-c", NOW + 21, 600); /* a was forgotten */
 }
 
 /* ---- files ---- */
@@ -1820,6 +1839,8 @@ static void *lease_thread(void *arg)
     race *r = arg;
     char owner[32];
     (void)snprintf(owner, sizeof owner, "owner-%d", atomic_fetch_add(&r->seq, 1));
+    if (r->s->ops->owner_renew(r->s, owner, NOW, 100000, NULL) != META_OK)
+        atomic_fetch_add(&r->errors, 1);
     for (int round = 0; round < 50; round++) {
         pthread_barrier_wait(&r->barrier);
         int got = r->s->ops->lease_take(r->s, "gc", owner, NOW + 100 * round, 30, NULL);
@@ -1854,18 +1875,18 @@ static void test_concurrent_lease(void **state)
     META_TEST(test_version), META_TEST(test_keys), META_TEST(test_intent_reserve_quota),           \
         META_TEST(test_commit_quota), META_TEST(test_commit_errors), META_TEST(test_intents_reap), \
         META_TEST(test_owner_renew_extends), META_TEST(test_owner_forget),                         \
-        META_TEST(test_lease_take), META_TEST(test_get_delete_accounting),                         \
-        META_TEST(test_org_isolation), META_TEST(test_pagination),                                 \
-        META_TEST(test_list_any_position), META_TEST(test_list_errors), META_TEST(test_list_stop), \
-        META_TEST(test_expiry), META_TEST(test_expired_take_order),                                \
-        META_TEST(test_org_file_count), META_TEST(test_position),                                  \
-        META_TEST(test_tombstone_delete_while_paging), META_TEST(test_tombstone_scope),            \
-        META_TEST(test_tombstone_expired_and_purge), META_TEST(test_tombstone_place_not_reused),   \
-        META_TEST(test_tombstone_id_reused), META_TEST(test_blob_referenced),                      \
-        META_TEST(test_blob_tombs_take), META_TEST(test_blob_tombs_recorded),                      \
-        META_TEST(test_upload_create_get), META_TEST(test_upload_get_as_stored),                   \
-        META_TEST(test_part_commit), META_TEST(test_upload_complete),                              \
-        META_TEST(test_upload_complete_errors),                                                    \
+        META_TEST(test_lease_take), META_TEST(test_lease_of_dead_owner),                           \
+        META_TEST(test_get_delete_accounting), META_TEST(test_org_isolation),                      \
+        META_TEST(test_pagination), META_TEST(test_list_any_position),                             \
+        META_TEST(test_list_errors), META_TEST(test_list_stop), META_TEST(test_expiry),            \
+        META_TEST(test_expired_take_order), META_TEST(test_org_file_count),                        \
+        META_TEST(test_position), META_TEST(test_tombstone_delete_while_paging),                   \
+        META_TEST(test_tombstone_scope), META_TEST(test_tombstone_expired_and_purge),              \
+        META_TEST(test_tombstone_place_not_reused), META_TEST(test_tombstone_id_reused),           \
+        META_TEST(test_blob_referenced), META_TEST(test_blob_tombs_take),                          \
+        META_TEST(test_blob_tombs_recorded), META_TEST(test_upload_create_get),                    \
+        META_TEST(test_upload_get_as_stored), META_TEST(test_part_commit),                         \
+        META_TEST(test_upload_complete), META_TEST(test_upload_complete_errors),                   \
         META_TEST(test_upload_complete_keeps_other_reservations), META_TEST(test_upload_cancel),   \
         META_TEST(test_upload_take_expired), META_TEST(test_upload_take_expired_order),            \
         META_TEST(test_uploads_purge), META_TEST(test_error_record),                               \
