@@ -48,7 +48,7 @@
 
 #define BACKEND         "postgres"
 #define LIST_LIMIT_MAX  10000
-#define TAKE_LIMIT_MAX  1000
+#define TAKE_LIMIT_MAX  10000 /* expired_take, upload_take_expired, blob_tombs_take */
 #define SESSION_OPTIONS "-c lock_timeout=10s"
 #define CONNECT_TIMEOUT "10"
 #define MIN_SERVER      110000 /* hashtextextended, identity columns */
@@ -241,13 +241,17 @@ static const stmt_def stmts[S_COUNT] = {
         "DELETE FROM owners WHERE id = $1"},
     [S_OWNER_FORGET_OTHERS] = {"owner_forget",
         "DELETE FROM owners WHERE id <> $1"},
-    /* Taken if free, expired, or already ours; concurrent takers of a free lease queue on its
-     * key and all but the first find it held. */
+    /* Taken if free, expired, already ours, or held by an owner that is not alive (forgotten,
+     * or its own lease ran out); concurrent takers of a free lease queue on its key and all but
+     * the first find it held. */
     [S_LEASE_TAKE] = {"lease_take",
         "INSERT INTO leases AS l(name, owner, expires_at) VALUES ($1, $2, $3::bigint)"
         " ON CONFLICT (name) DO UPDATE SET owner = excluded.owner,"
         " expires_at = excluded.expires_at"
-        " WHERE l.expires_at <= $4::bigint OR l.owner = excluded.owner RETURNING 1"},
+        " WHERE l.expires_at <= $4::bigint OR l.owner = excluded.owner"
+        " OR NOT EXISTS (SELECT 1 FROM owners o WHERE o.id = l.owner"
+        "                AND o.expires_at > $4::bigint)"
+        " RETURNING 1"},
     [S_INTENT_OPEN] = {"intent_open",
         ORG_ENSURE("$2")
         "INSERT INTO intents(blob, org, reserved, owner, created_at)"
@@ -1553,8 +1557,9 @@ static int expired_collect(const PGresult *r, meta_file *v, org_vec *ov, st_err 
     return META_OK;
 }
 
-/* The callback's stop value only stops the notifications: the rows are already gone, and the
- * blob tombstones left for them bring the blobs to the garbage collector anyway. */
+/* The callback (may be NULL) only hears of the files: its stop value stops the notifications,
+ * not the count, for the rows are gone already and their blob tombstones bring the blobs to the
+ * garbage collector anyway. */
 static int pg_expired_take(
     meta_store *ms, int64_t now, int limit, meta_file_cb cb, void *userdata, st_err *e)
 {
@@ -1565,7 +1570,7 @@ static int pg_expired_take(
     pg_conn *c;
     int rc, n = 0;
 
-    if (!cb || limit < 1 || limit > TAKE_LIMIT_MAX || now < 0)
+    if (limit < 1 || limit > TAKE_LIMIT_MAX || now < 0)
         return invalid("expired_take", e);
     p_int(&p, now);
     p_int(&p, limit);
@@ -1584,7 +1589,7 @@ static int pg_expired_take(
         rc = orgs_apply(c, &ov, e);
     free(ov.v);
     rc = tx_end(c, rc, e);
-    for (int i = 0; rc == META_OK && i < n; i++) {
+    for (int i = 0; rc == META_OK && cb && i < n; i++) {
         if (cb(&v[i], userdata) != 0)
             break;
     }
@@ -1639,32 +1644,37 @@ static int pg_cursor_tombs_purge(meta_store *ms, int64_t before, st_err *e)
 typedef struct blob_walk {
     meta_blob_cb cb;
     void *userdata;
-    int n;
+    int n, stopped;
 } blob_walk;
 
+/* Counts every row reported, the one whose callback stopped the walk included. */
 static int blob_row(const PGresult *r, int i, void *ctx)
 {
     blob_walk *w = ctx;
     w->n++;
-    return w->cb(PQgetvalue(r, i, 0), w->userdata);
+    if (w->cb(PQgetvalue(r, i, 0), w->userdata) != 0) {
+        w->stopped = 1;
+        return 1;
+    }
+    return 0;
 }
 
 static int pg_blob_tombs_take(
     meta_store *ms, int64_t before, int limit, meta_blob_cb cb, void *userdata, st_err *e)
 {
-    blob_walk w = {cb, userdata, 0};
+    blob_walk w = {cb, userdata, 0, 0};
     params p = {0};
     pg_conn *c;
     int rc;
 
-    if (!cb || limit < 1)
+    if (!cb || limit < 1 || limit > TAKE_LIMIT_MAX)
         return invalid("blob_tombs_take", e);
     p_int(&p, before);
     p_int(&p, limit);
     rc = conn_get((pg_store *)ms, &c, e);
     if (rc == META_OK)
         rc = walk(c, S_BLOB_TOMBS, &p, blob_row, &w, e);
-    return rc != META_OK ? rc : w.n;
+    return rc != META_OK && !w.stopped ? rc : w.n;
 }
 
 static int pg_blob_tomb_done(meta_store *ms, const char *blob, st_err *e)
@@ -1878,11 +1888,11 @@ static int pg_part_commit(
         return rc;
     rc = upload_lock_pending(c, pt->org, pt->upload_id, now, &u, e);
     if (rc == META_OK)
-        rc = parts_fit(c, pt->upload_id, pt->bytes, parts_max, e);
-    if (rc == META_OK)
         rc = intent_take(c, pt->blob, pt->org, &reserved, e);
     if (rc == META_OK)
         rc = org_add_if(c, pt->org, pt->bytes, -reserved, org_max, e);
+    if (rc == META_OK)
+        rc = parts_fit(c, pt->upload_id, pt->bytes, parts_max, e);
     if (rc == META_OK)
         rc = part_insert(c, pt, e);
     return tx_end(c, rc, e);
@@ -2014,7 +2024,7 @@ static int pg_upload_take_expired(
     pg_conn *c;
     int rc;
 
-    if (!cb || limit < 1 || limit > TAKE_LIMIT_MAX || now < 0)
+    if (limit < 1 || limit > TAKE_LIMIT_MAX || now < 0)
         return invalid("upload_take_expired", e);
     rc = tx_open(ms, &c, e);
     if (rc != META_OK)
@@ -2330,10 +2340,11 @@ int meta_pg_open(meta_store **out, const char *url, st_err *e)
     pg_conn *c;
     int rc;
 
+    if (out)
+        *out = NULL;
     if (!out || !url || !has_scheme(url))
         return st_fail(e, ST_E_INVALID, BACKEND, 0,
                        "open: not a PostgreSQL URL (postgres://user@host:port/dbname)");
-    *out = NULL;
     if (!PQisthreadsafe())
         return st_fail(e, ST_E_IO, BACKEND, 0, "open: libpq is not thread-safe");
     rc = store_new(&s, url, e);

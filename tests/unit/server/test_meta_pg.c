@@ -752,6 +752,8 @@ static int lease_child(void *arg, int i)
 
     r->s = child_open(r->f->path);
     (void)snprintf(owner, sizeof owner, "instance-%d", i);
+    if (r->s->ops->owner_renew(r->s, owner, NOW, 100000, NULL) != META_OK) /* alive throughout */
+        return 97;
     gate_pass(r->g);
     for (int round = 0; round < LEASE_ROUNDS; round++) {
         int got = r->s->ops->lease_take(r->s, "gc", owner, NOW + 100 * round, 30, NULL);
