@@ -589,7 +589,7 @@ static void test_pg_quota_two_processes(void **state)
 #define PARTS_FIT  50
 #define PART_TRIES 40
 
-static int part_try(racer *r, const char *upload_id)
+static int part_try(racer *r, const char *upload_id, int64_t parts_max)
 {
     meta_store *s = r->s;
     meta_part p = {.bytes = PART_BYTES, .created_at = NOW};
@@ -602,7 +602,7 @@ static int part_try(racer *r, const char *upload_id)
     if (blob_key_new(p.blob) != ST_OK ||
         s->ops->intent_open(s, "org", p.blob, owner, NOW, NULL) != META_OK)
         return META_E_IO;
-    int rc = s->ops->part_commit(s, &p, NOW, BIG_MAX, PART_BYTES * PARTS_FIT, NULL);
+    int rc = s->ops->part_commit(s, &p, NOW, BIG_MAX, parts_max, NULL);
     if (rc != META_OK && s->ops->intent_drop(s, p.blob, NULL) != META_OK)
         return META_E_IO;
     return rc;
@@ -612,7 +612,7 @@ static void *part_race_thread(void *arg)
 {
     racer *r = arg;
     for (int i = 0; i < PART_TRIES; i++) {
-        int rc = part_try(r, "upload_pp");
+        int rc = part_try(r, "upload_pp", PART_BYTES * PARTS_FIT);
         atomic_fetch_add(rc == META_OK ? &r->ok : rc == META_E_LIMIT ? &r->refused : &r->errors, 1);
     }
     return NULL;
@@ -717,7 +717,7 @@ static void test_pg_complete_cancel_duel(void **state)
         (void)snprintf(id, sizeof id, "upload_d%02d", k);
         upload_new(f->s, id, 3 * PART_BYTES);
         for (int j = 0; j < 3; j++)
-            assert_int_equal(part_try(&one, id), META_OK);
+            assert_int_equal(part_try(&one, id, BIG_MAX), META_OK);
     }
     usage_is(f->s, "org", DUEL_UPLOADS * 3 * PART_BYTES, 0);
     tally t = race_processes(f, duel_child);
@@ -737,7 +737,81 @@ static void test_pg_complete_cancel_duel(void **state)
     }
     EXPECT(META_OK, f->s, stats, &st);
     assert_int_equal(st.files, done);
+    print_message("completed %d, cancelled %d of %d\n", done, DUEL_UPLOADS - done, DUEL_UPLOADS);
     usage_is(f->s, "org", (int64_t)done * 3 * PART_BYTES, 0);
+}
+
+/* One process keeps committing parts while the other, once a tenth of them are in, completes
+ * the upload: parts land before the completion (and go with it, recorded as blob tombstones) or are
+ * refused with STATE after it; none survives it, and the usage is the file's bytes alone. */
+#define STREAM_PARTS 200
+
+static int part_count_cb(const meta_part *p, void *userdata)
+{
+    (void)p;
+    ++*(int64_t *)userdata;
+    return 0;
+}
+
+static int stream_child(void *arg, int i)
+{
+    racer *r = arg;
+    tally t = {0};
+
+    r->proc = i;
+    r->s = child_open(r->f->path);
+    gate_pass(r->g);
+    for (int64_t n = 0; i == 1 && n < STREAM_PARTS / 10;) { /* let some parts in first */
+        n = 0;
+        if (r->s->ops->upload_parts(r->s, "org", "upload_s", part_count_cb, &n, NULL) != META_OK)
+            return 98;
+    }
+    if (i == 1) {
+        meta_file f = {.bytes = 7, .created_at = NOW};
+        (void)snprintf(f.id, sizeof f.id, "file-streamed");
+        (void)snprintf(f.org, sizeof f.org, "org");
+        (void)snprintf(f.purpose, sizeof f.purpose, "batch");
+        (void)snprintf(f.filename, sizeof f.filename, "streamed.jsonl");
+        int rc = blob_key_new(f.blob) == ST_OK
+                     ? r->s->ops->intent_open(r->s, "org", f.blob, "proc-1", NOW, NULL)
+                     : META_E_IO;
+        if (rc == META_OK)
+            rc = r->s->ops->upload_complete(r->s, "upload_s", &f, NOW, BIG_MAX, NULL, NULL, NULL);
+        t.other = rc == META_OK, t.errors = rc != META_OK;
+    }
+    for (int k = 0; i == 0 && k < STREAM_PARTS; k++) {
+        int rc = part_try(r, "upload_s", BIG_MAX);
+        if (rc == META_OK)
+            t.ok++;
+        else if (rc == META_E_STATE)
+            t.refused++;
+        else
+            t.errors++;
+    }
+    meta_store_free(r->s);
+    return tally_write(r->f, i, &t);
+}
+
+static void test_pg_parts_during_complete(void **state)
+{
+    fx *f = *state;
+    meta_upload u;
+    int64_t sum = 0;
+
+    upload_new(f->s, "upload_s", 7);
+    tally t = race_processes(f, stream_child);
+    assert_int_equal(t.errors, 0);
+    assert_int_equal(t.other, 1);
+    assert_int_equal(t.ok + t.refused, STREAM_PARTS);
+    print_message("parts committed before the completion: %d of %d\n", t.ok, STREAM_PARTS);
+    EXPECT(META_OK, f->s, upload_get, "org", "upload_s", &u);
+    assert_int_equal(u.status, META_UPLOAD_COMPLETED);
+    EXPECT(META_OK, f->s, upload_parts, "org", "upload_s", part_sum_cb, &sum);
+    assert_int_equal(sum, 0);
+    usage_is(f->s, "org", 7, 0);
+    PGconn *c = admin(db_of(f->path));
+    assert_int_equal(sql_int(c, "SELECT count(*) FROM blob_tombs"), t.ok);
+    PQfinish(c);
 }
 
 /* Two processes contend for one lease over 60 rounds, further apart than the lease lasts:
@@ -842,8 +916,8 @@ static void reap_fill(meta_store *s)
     for (int i = 0; i < EXPIRED_UPS; i++) {
         (void)snprintf(id, sizeof id, "upload_x%02d", i);
         upload_new(s, id, 2 * PART_BYTES);
-        assert_int_equal(part_try(&one, id), META_OK);
-        assert_int_equal(part_try(&one, id), META_OK);
+        assert_int_equal(part_try(&one, id, BIG_MAX), META_OK);
+        assert_int_equal(part_try(&one, id, BIG_MAX), META_OK);
     }
 }
 
@@ -1270,6 +1344,7 @@ int main(void)
         META_TEST(test_pg_quota_two_processes),
         META_TEST(test_pg_parts_two_processes),
         META_TEST(test_pg_complete_cancel_duel),
+        META_TEST(test_pg_parts_during_complete),
         META_TEST(test_pg_lease_two_processes),
         META_TEST(test_pg_reapers_disjoint),
         META_TEST(test_pg_connection_per_thread),
