@@ -492,7 +492,8 @@ static int vfail(pg_store *s, st_err *e, st_code code, long sys, const char *fmt
     (void)vsnprintf(msg, sizeof msg, fmt, ap);
     if (s)
         scrub(s->secret, msg, sizeof msg);
-    return st_fail(e, code, BACKEND, sys, "%s", msg);
+    (void)st_fail(e, code, BACKEND, sys, "%s", msg);
+    return code;
 }
 
 /* Records a failure (scrubbed of the secrets) and returns code. */
@@ -530,9 +531,17 @@ static int fail_db(pg_conn *c, const PGresult *r, const char *what, st_err *e)
     return fail(c->store, e, code, sqlstate_pack(state), "%s: SQLSTATE %s: %s", what, state, msg);
 }
 
+/* Records a failure the backend found itself (no database error) and returns code. */
+static int err(st_err *e, st_code code, const char *msg)
+{
+    (void)st_fail(e, code, BACKEND, 0, "%s", msg);
+    return code;
+}
+
 static int invalid(const char *what, st_err *e)
 {
-    return st_fail(e, ST_E_INVALID, BACKEND, 0, "%s: invalid argument", what);
+    (void)st_fail(e, ST_E_INVALID, BACKEND, 0, "%s: invalid argument", what);
+    return ST_E_INVALID;
 }
 
 /* Notices (such as "relation already exists, skipping") are not errors: keep them off stderr. */
@@ -593,12 +602,12 @@ static int conn_open(pg_store *s, pg_conn **out, st_err *e)
     int rc;
 
     if (!c)
-        return st_fail(e, ST_E_NOMEM, BACKEND, 0, "connect: out of memory");
+        return err(e, ST_E_NOMEM, "connect: out of memory");
     c->store = s;
     c->db = PQconnectdbParams(keys, vals, 1);
     if (!c->db) {
         free(c);
-        return st_fail(e, ST_E_NOMEM, BACKEND, 0, "connect: out of memory");
+        return err(e, ST_E_NOMEM, "connect: out of memory");
     }
     PQsetNoticeProcessor(c->db, notice_quiet, NULL);
     rc = conn_ready(c, e);
@@ -614,7 +623,7 @@ static int conn_register(pg_store *s, pg_conn *c, st_err *e)
 {
     if (pthread_setspecific(s->tls, c) != 0) {
         conn_close(c);
-        return st_fail(e, ST_E_NOMEM, BACKEND, 0, "connect: no thread-specific slot");
+        return err(e, ST_E_NOMEM, "connect: no thread-specific slot");
     }
     pthread_mutex_lock(&s->lock);
     c->next = s->conns;
@@ -1047,7 +1056,7 @@ static int orgs_apply(pg_conn *c, org_vec *ov, st_err *e)
     used = array_lit(ov->n, NULL, od_used, ov->v);
     res = array_lit(ov->n, NULL, od_reserved, ov->v);
     if (!ids || !used || !res) {
-        rc = st_fail(e, ST_E_NOMEM, BACKEND, 0, "usage update: out of memory");
+        rc = err(e, ST_E_NOMEM, "usage update: out of memory");
         goto out;
     }
     p_txt(&p, ids);
@@ -1068,7 +1077,7 @@ out:
 static void hex32(const uint8_t h[32], char out[65])
 {
     static const char digits[] = "0123456789abcdef";
-    for (int i = 0; i < 32; i++) {
+    for (size_t i = 0; i < 32; i++) {
         out[2 * i] = digits[h[i] >> 4];
         out[2 * i + 1] = digits[h[i] & 15];
     }
@@ -1098,7 +1107,7 @@ static int pg_key_lookup(meta_store *ms, const uint8_t hash[32], char org[META_O
      * never depends on a data-dependent early exit. */
     if (PQntuples(r) != 1 || PQgetlength(r, 0, 1) != 64 ||
         CRYPTO_memcmp(PQgetvalue(r, 0, 1), hex, 64) != 0) {
-        rc = st_fail(e, ST_E_NOTFOUND, BACKEND, 0, "key_lookup: no such active key");
+        rc = err(e, ST_E_NOTFOUND, "key_lookup: no such active key");
     } else {
         col_str(r, 0, 0, org, META_ORG_MAX);
     }
@@ -1173,7 +1182,7 @@ static int pg_key_revoke(meta_store *ms, const char *key_id, int64_t now, st_err
     if (rc == META_OK)
         rc = run(c, S_KEY_REVOKE, &p, &n, e);
     if (rc == META_OK && n == 0)
-        rc = st_fail(e, ST_E_NOTFOUND, BACKEND, 0, "key_revoke: no such active key");
+        rc = err(e, ST_E_NOTFOUND, "key_revoke: no such active key");
     return rc;
 }
 
@@ -1273,7 +1282,7 @@ static int org_add_if(
     p_int(&p, max);
     rc = run(c, S_ORG_ADD_IF, &p, &n, e);
     if (rc == META_OK && n != 1)
-        rc = st_fail(e, ST_E_QUOTA, BACKEND, 0, "the organization's quota would be exceeded");
+        rc = err(e, ST_E_QUOTA, "the organization's quota would be exceeded");
     return rc;
 }
 
@@ -1294,7 +1303,7 @@ static int pg_intent_reserve(
         return rc;
     rc = exec(c, S_INTENT_LOCK, &p, &r, e);
     if (rc == META_OK && PQntuples(r) != 1)
-        rc = st_fail(e, ST_E_NOTFOUND, BACKEND, 0, "intent_reserve: no such intent");
+        rc = err(e, ST_E_NOTFOUND, "intent_reserve: no such intent");
     if (rc == META_OK) {
         col_str(r, 0, 0, org, sizeof org);
         rc = org_add_if(c, org, 0, delta, org_max, e);
@@ -1320,7 +1329,7 @@ static int pg_intent_drop(meta_store *ms, const char *blob, st_err *e)
     if (rc == META_OK)
         rc = query_i64(c, S_INTENT_DROP, &p, &n, NULL, e);
     if (rc == META_OK && n == 0)
-        rc = st_fail(e, ST_E_NOTFOUND, BACKEND, 0, "intent_drop: no such intent");
+        rc = err(e, ST_E_NOTFOUND, "intent_drop: no such intent");
     return rc;
 }
 
@@ -1337,9 +1346,9 @@ static int intent_take(pg_conn *c, const char *blob, const char *org, int64_t *r
     if (rc != META_OK)
         return rc;
     if (PQntuples(r) != 1)
-        rc = st_fail(e, ST_E_NOTFOUND, BACKEND, 0, "no intent for this blob");
+        rc = err(e, ST_E_NOTFOUND, "no intent for this blob");
     else if (strcmp(PQgetvalue(r, 0, 0), org) != 0)
-        rc = st_fail(e, ST_E_INVALID, BACKEND, 0, "the intent belongs to another organization");
+        rc = err(e, ST_E_INVALID, "the intent belongs to another organization");
     else
         *reserved = col_i64(r, 0, 1);
     PQclear(r);
@@ -1369,7 +1378,7 @@ static int pg_intents_reap(
         if (rc == META_OK)
             rc = org_vec_add(&ov, PQgetvalue(r, i, 1), 0, -col_i64(r, i, 2));
         if (rc != META_OK)
-            rc = st_fail(e, ST_E_NOMEM, BACKEND, 0, "intents_reap: out of memory");
+            rc = err(e, ST_E_NOMEM, "intents_reap: out of memory");
     }
     n = (int)bv.n;
     PQclear(r);
@@ -1438,7 +1447,7 @@ static int pg_file_get(
     if (PQntuples(r) == 1)
         row_file(r, 0, out);
     else
-        rc = st_fail(e, ST_E_NOTFOUND, BACKEND, 0, "file_get: no such file");
+        rc = err(e, ST_E_NOTFOUND, "file_get: no such file");
     PQclear(r);
     return rc;
 }
@@ -1458,7 +1467,7 @@ static int pg_file_position(
     if (rc == META_OK)
         rc = query_i64(c, S_FILE_POSITION, &p, &out->created_at, &out->seq, e);
     if (rc == META_E_NOTFOUND)
-        rc = st_fail(e, ST_E_NOTFOUND, BACKEND, 0, "file_position: no file or tombstone");
+        rc = err(e, ST_E_NOTFOUND, "file_position: no file or tombstone");
     return rc;
 }
 
@@ -1540,7 +1549,7 @@ static int pg_file_delete(
     if (PQntuples(r) == 1)
         row_file(r, 0, out);
     else
-        rc = st_fail(e, ST_E_NOTFOUND, BACKEND, 0, "file_delete: no such file");
+        rc = err(e, ST_E_NOTFOUND, "file_delete: no such file");
     PQclear(r);
     return rc;
 }
@@ -1552,7 +1561,7 @@ static int expired_collect(const PGresult *r, meta_file *v, org_vec *ov, st_err 
     for (int i = 0; i < PQntuples(r); i++) {
         row_file(r, i, &v[i]);
         if (org_vec_add(ov, v[i].org, -v[i].bytes, 0) != META_OK)
-            return st_fail(e, ST_E_NOMEM, BACKEND, 0, "expired_take: out of memory");
+            return err(e, ST_E_NOMEM, "expired_take: out of memory");
     }
     return META_OK;
 }
@@ -1581,8 +1590,7 @@ static int pg_expired_take(
     if (rc == META_OK) {
         n = PQntuples(r);
         v = calloc((size_t)n + 1, sizeof *v);
-        rc = v ? expired_collect(r, v, &ov, e)
-               : st_fail(e, ST_E_NOMEM, BACKEND, 0, "expired_take: out of memory");
+        rc = v ? expired_collect(r, v, &ov, e) : err(e, ST_E_NOMEM, "expired_take: out of memory");
     }
     PQclear(r);
     if (rc == META_OK)
@@ -1730,7 +1738,7 @@ static int upload_fetch(
     if (PQntuples(r) == 1)
         row_upload(r, 0, out);
     else
-        rc = st_fail(e, ST_E_NOTFOUND, BACKEND, 0, "no such upload");
+        rc = err(e, ST_E_NOTFOUND, "no such upload");
     PQclear(r);
     return rc;
 }
@@ -1742,7 +1750,7 @@ static int upload_lock_pending(
     int rc = upload_fetch(c, org, id, 1, out, e);
 
     if (rc == META_OK && (out->status != META_UPLOAD_PENDING || out->expires_at <= now))
-        rc = st_fail(e, ST_E_STATE, BACKEND, 0, "the upload is not pending");
+        rc = err(e, ST_E_STATE, "the upload is not pending");
     return rc;
 }
 
@@ -1783,7 +1791,7 @@ static int parts_take(pg_conn *c,
     if (sum)
         *sum = 0;
     if (!arr)
-        return st_fail(e, ST_E_NOMEM, BACKEND, 0, "parts_take: out of memory");
+        return err(e, ST_E_NOMEM, "parts_take: out of memory");
     p_txt(&p, arr);
     p_int(&p, now);
     rc = exec(c, S_PARTS_TAKE, &p, &r, e);
@@ -1793,7 +1801,7 @@ static int parts_take(pg_conn *c,
             *sum += bytes;
         if (blob_vec_push(bv, PQgetvalue(r, i, 1)) != META_OK ||
             (ov && org_vec_add(ov, PQgetvalue(r, i, 0), -bytes, 0) != META_OK))
-            rc = st_fail(e, ST_E_NOMEM, BACKEND, 0, "parts_take: out of memory");
+            rc = err(e, ST_E_NOMEM, "parts_take: out of memory");
     }
     PQclear(r);
     free(arr);
@@ -1869,7 +1877,7 @@ static int parts_fit(pg_conn *c, const char *upload_id, int64_t add, int64_t max
     p_txt(&p, upload_id);
     rc = query_i64(c, S_PART_SUM, &p, &sum, NULL, e);
     if (rc == META_OK && (sum > max || add > max - sum))
-        rc = st_fail(e, ST_E_LIMIT, BACKEND, 0, "the parts would exceed the upload's bytes");
+        rc = err(e, ST_E_LIMIT, "the parts would exceed the upload's bytes");
     return rc;
 }
 
@@ -2006,10 +2014,10 @@ static int uploads_expire(pg_conn *c, int64_t now, int limit, char ***ids, size_
     for (size_t i = 0; *ids && i < *n; i++) {
         (*ids)[i] = strdup(PQgetvalue(r, (int)i, 0));
         if (!(*ids)[i])
-            rc = st_fail(e, ST_E_NOMEM, BACKEND, 0, "upload_take_expired: out of memory");
+            rc = err(e, ST_E_NOMEM, "upload_take_expired: out of memory");
     }
     if (!*ids)
-        rc = st_fail(e, ST_E_NOMEM, BACKEND, 0, "upload_take_expired: out of memory");
+        rc = err(e, ST_E_NOMEM, "upload_take_expired: out of memory");
     PQclear(r);
     return rc;
 }
@@ -2321,15 +2329,15 @@ static int store_new(pg_store **out, const char *url, st_err *e)
     pg_store *s = calloc(1, sizeof *s);
 
     if (!s)
-        return st_fail(e, ST_E_NOMEM, BACKEND, 0, "open: out of memory");
+        return err(e, ST_E_NOMEM, "open: out of memory");
     s->base.ops = &pg_ops;
     pthread_mutex_init(&s->lock, NULL);
     *out = s;
     s->url = strdup(url);
     if (!s->url || secrets_collect(s) != META_OK)
-        return st_fail(e, ST_E_NOMEM, BACKEND, 0, "open: out of memory");
+        return err(e, ST_E_NOMEM, "open: out of memory");
     if (pthread_key_create(&s->tls, conn_dtor) != 0)
-        return st_fail(e, ST_E_NOMEM, BACKEND, 0, "open: no thread-specific key");
+        return err(e, ST_E_NOMEM, "open: no thread-specific key");
     s->tls_ok = 1;
     return META_OK;
 }
@@ -2343,10 +2351,10 @@ int meta_pg_open(meta_store **out, const char *url, st_err *e)
     if (out)
         *out = NULL;
     if (!out || !url || !has_scheme(url))
-        return st_fail(e, ST_E_INVALID, BACKEND, 0,
-                       "open: not a PostgreSQL URL (postgres://user@host:port/dbname)");
+        return err(e, ST_E_INVALID,
+                   "open: not a PostgreSQL URL (postgres://user@host:port/dbname)");
     if (!PQisthreadsafe())
-        return st_fail(e, ST_E_IO, BACKEND, 0, "open: libpq is not thread-safe");
+        return err(e, ST_E_IO, "open: libpq is not thread-safe");
     rc = store_new(&s, url, e);
     if (rc == META_OK)
         rc = url_check(s, e);

@@ -1263,30 +1263,51 @@ static void open_fails(const char *url, st_code want, const char *secret, const 
         fail_msg("\"%s\" lacks \"%s\"", e.msg, text);
 }
 
+static void hba_path(char *out, size_t cap)
+{
+    (void)snprintf(out, cap, "%s/data/pg_hba.conf", pg_dir);
+}
+
+/* The server's pg_hba.conf (to free). */
+static char *hba_read(void)
+{
+    char path[128], *text = calloc(1, 1 << 16);
+    hba_path(path, sizeof path);
+    FILE *fp = fopen(path, "r");
+    assert_non_null(fp);
+    assert_non_null(text);
+    assert_true(fread(text, 1, (1 << 16) - 1, fp) < (1 << 16) - 1);
+    fclose(fp);
+    return text;
+}
+
+/* Makes first + rest the server's pg_hba.conf and reloads it. */
+static void hba_write(PGconn *c, const char *first, const char *rest)
+{
+    char path[128];
+    hba_path(path, sizeof path);
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fprintf(fp, "%s%s", first, rest);
+    assert_int_equal(fclose(fp), 0);
+    sql(c, "SELECT pg_reload_conf()");
+}
+
 /* A login with a password (scram-sha-256 for this role, added to pg_hba.conf): no message of
  * a failed or broken connection ever shows the password, whichever way the URL carries it. */
 static void test_pg_no_password(void **state)
 {
-    fx *f = *state;
-    char url[192], hba[128], *old = calloc(1, 1 << 16);
+    char url[192];
     st_err e = ST_ERR_INIT;
     meta_store *s = NULL;
+    int64_t k;
 
-    (void)snprintf(hba, sizeof hba, "%s/data/pg_hba.conf", pg_dir);
-    FILE *fp = fopen(hba, "r");
-    assert_non_null(fp);
-    assert_non_null(old);
-    size_t n = fread(old, 1, (1 << 16) - 1, fp);
-    assert_true(n < (1 << 16) - 1);
-    fclose(fp);
-    fp = fopen(hba, "w");
-    assert_non_null(fp);
-    fprintf(fp, "host all argot_pw 127.0.0.1/32 scram-sha-256\n%s", old);
-    fclose(fp);
+    (void)state;
     PGconn *c = admin("argot");
     sql(c, "CREATE ROLE argot_pw LOGIN PASSWORD 'Right-Pw-42'");
     sql(c, "CREATE DATABASE pwdb OWNER argot_pw");
-    sql(c, "SELECT pg_reload_conf()");
+    char *old = hba_read();
+    hba_write(c, "host all argot_pw 127.0.0.1/32 scram-sha-256\n", old);
 
     url_of(url, sizeof url, "argot_pw:Wr0ng-S3cret", "pwdb");
     open_fails(url, ST_E_UNAVAILABLE, "Wr0ng-S3cret", "password authentication failed");
@@ -1304,21 +1325,15 @@ static void test_pg_no_password(void **state)
     assert_int_equal(meta_pg_open(&s, url, &e), META_OK);
     sql(c, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'argot_pw'");
     wait_int(c, 0, "SELECT count(*) FROM pg_stat_activity WHERE usename = 'argot_pw'");
-    int64_t k;
     assert_int_equal(s->ops->key_count_active(s, &k, &e), ST_E_UNAVAILABLE);
     assert_null(strstr(e.msg, "Right-Pw-42"));
     EXPECT(META_OK, s, key_count_active, &k);
     meta_store_free(s);
-    fp = fopen(hba, "w");
-    assert_non_null(fp);
-    fputs(old, fp);
-    fclose(fp);
+    hba_write(c, "", old);
     free(old);
-    sql(c, "SELECT pg_reload_conf()");
     sql(c, "DROP DATABASE pwdb WITH (FORCE)");
     sql(c, "DROP ROLE argot_pw");
     PQfinish(c);
-    (void)f;
 }
 
 static void test_pg_open_errors(void **state)
