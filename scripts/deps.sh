@@ -3,6 +3,8 @@
 #   scripts/deps.sh          build + test dependencies (Debian packages, npm packages for tests)
 #   scripts/deps.sh --build  only the build packages: what `make run` needs (no cmocka, no node)
 #   scripts/deps.sh --bench  what `make` and bench/run need (nginx-light, wrk, h2load, gnuplot)
+#   scripts/deps.sh --pg     what `make` and the PostgreSQL tests' server need (postgresql-15;
+#                            scripts/testsrv/pg-up.sh runs this itself when needed)
 # As root, missing Debian packages are installed with apt-get; otherwise the apt-get line is
 # printed and the script fails, so nothing half-works later.
 set -euo pipefail
@@ -11,17 +13,19 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 mode=${1:-all}
 
 build_pkgs=(build-essential cmake pkg-config libsqlite3-dev libjansson-dev
-    libssl-dev libcurl4-openssl-dev)
+    libssl-dev libcurl4-openssl-dev libpq-dev)
 test_pkgs=(libcmocka-dev nodejs npm curl sqlite3 clang libclang-rt-14-dev)
 # The console's browser tests (tests/browser): Debian's Chromium, driven by playwright-core.
 test_pkgs+=(chromium chromium-driver)
 
 bench_pkgs=(nginx-light wrk nghttp2-client gnuplot-nox curl nodejs npm procps)
+pg_pkgs=(postgresql-15 util-linux)
 
 want=("${build_pkgs[@]}")
 case "$mode" in
 --build) ;;
 --bench) want+=("${bench_pkgs[@]}") ;;
+--pg) want+=("${pg_pkgs[@]}") ;;
 *) want+=("${test_pkgs[@]}") ;;
 esac
 
