@@ -3,6 +3,7 @@
  * one row. Unknown schemes are refused with the list of the known ones.
  *
  *   metadata:  sqlite:PATH          the embedded SQLite database (default: sqlite:DATA/argot.db)
+ *              postgres://...       PostgreSQL (libpq's URI syntax; postgresql:// too)
  *              mem:                 in memory, gone with the process (tests, demos)
  *   blobs:     file:DIR             local disk (default: file:DATA)
  *              mem:                 in memory
@@ -15,7 +16,8 @@
 
 int backend_open_meta(meta_store **out, const char *url, st_err *e);
 int backend_open_blob(blob_store **out, const char *url, st_err *e);
-/* The URL with any password replaced by "***" (for logs and messages). */
+/* The URL with any password (in the userinfo, or a password= parameter) replaced by "***",
+ * for logs and messages. */
 void backend_redact(const char *url, char *out, size_t cap);
 
 #endif
