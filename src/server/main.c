@@ -228,6 +228,7 @@ static int run_server(int argc, char **argv, int argi)
         .cursor_ttl = c.tombstone_seconds,
         .lease_ttl = c.lease_seconds,
         .clock_offset = c.clock_offset,
+        .meta_retries = c.meta_retries,
     };
     st_err e = ST_ERR_INIT;
     if (store_open(&a.store, a.meta, a.blob, &lim, exclusive, &e) != ST_OK) {

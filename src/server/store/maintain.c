@@ -26,8 +26,8 @@ static int remove_file_blob(const meta_file *f, void *ud)
 int store_recover(store *s, st_err *e)
 {
     int64_t now = store_now(s);
-    int rc = s->m->ops->owner_renew(s->m, s->owner, now, s->lim.lease_ttl, e);
-    int reaped = rc ? rc : s->m->ops->intents_reap(s->m, s->owner, now, st_remove_blob_cb, s, e);
+    int rc = stm_owner_renew(s, now, e);
+    int reaped = rc ? rc : stm_intents_reap(s, now, st_remove_blob_cb, s, e);
     if (reaped < 0)
         return reaped;
     /* Alone on the backends, no other writer exists: every unfinished write is a dead one's.
@@ -41,12 +41,14 @@ int store_recover(store *s, st_err *e)
     return ST_OK;
 }
 
-/* The database's clock, where it has one, so instances with skewed clocks agree on expiry. */
-static void clock_sync(store *s)
+/* The database's clock, where it has one, so instances with skewed clocks agree on expiry:
+ * store_now is our clock corrected by the difference measured here (plus --clock-offset, the
+ * testing aid that shifts the whole store's clock). */
+void st_clock_sync(store *s)
 {
     int64_t db;
     st_err e = ST_ERR_INIT;
-    if ((s->m->ops->caps & META_CAP_CLOCK) && s->m->ops->clock(s->m, &db, &e) == ST_OK)
+    if ((s->m->ops->caps & META_CAP_CLOCK) && stm_clock(s, &db, &e) == ST_OK)
         atomic_store(&s->skew, db - (int64_t)time(NULL));
 }
 
@@ -65,17 +67,17 @@ static int drain(int (*take)(store *s, int64_t now, st_err *e), store *s, int64_
 
 static int take_files(store *s, int64_t now, st_err *e)
 {
-    return s->m->ops->expired_take(s->m, now, BATCH, remove_file_blob, s, e);
+    return stm_expired_take(s, now, BATCH, remove_file_blob, s, e);
 }
 
 static int take_uploads(store *s, int64_t now, st_err *e)
 {
-    return s->m->ops->upload_take_expired(s->m, now, BATCH, st_remove_blob_cb, s, e);
+    return stm_upload_take_expired(s, now, BATCH, st_remove_blob_cb, s, e);
 }
 
 static int take_tombs(store *s, int64_t now, st_err *e)
 {
-    return s->m->ops->blob_tombs_take(s->m, now - TOMB_GRACE, BATCH, st_remove_blob_cb, s, e);
+    return stm_blob_tombs_take(s, now - TOMB_GRACE, BATCH, st_remove_blob_cb, s, e);
 }
 
 typedef struct orphan_walk {
@@ -95,7 +97,7 @@ static int on_blob(const char *key, uint64_t size, int64_t mtime, void *ud)
     if (mtime > o->newest)
         return 0;
     st_err e = ST_ERR_INIT;
-    if (o->s->m->ops->blob_referenced(o->s->m, key, &e) == 0) {
+    if (stm_blob_referenced(o->s, key, &e) == 0) {
         LOG(LOG_INFO, "msg=\"removing orphan blob\" blob=%s bytes=%llu", key,
             (unsigned long long)size);
         st_remove_blob_cb(key, o->s);
@@ -127,10 +129,10 @@ static int collect(
     if ((n = drain(take_uploads, s, now, e)) < 0)
         return n;
     p->uploads = n;
-    if (s->m->ops->cursor_tombs_purge(s->m, now - s->lim.cursor_ttl, e) < 0 ||
-        s->m->ops->uploads_purge(s->m, now - s->lim.upload_keep, e) < 0)
+    if (stm_cursor_tombs_purge(s, now - s->lim.cursor_ttl, e) < 0 ||
+        stm_uploads_purge(s, now - s->lim.upload_keep, e) < 0)
         return e ? e->code : ST_E_IO;
-    if ((n = s->m->ops->intents_reap(s->m, s->owner, now, st_remove_blob_cb, s, e)) < 0)
+    if ((n = stm_intents_reap(s, now, st_remove_blob_cb, s, e)) < 0)
         return n;
     p->reaped = n;
     if ((n = drain(take_tombs, s, now, e)) < 0)
@@ -147,18 +149,18 @@ static int collect(
 
 int store_renew(store *s, st_err *e)
 {
-    clock_sync(s);
-    return s->m->ops->owner_renew(s->m, s->owner, store_now(s), s->lim.lease_ttl, e);
+    st_clock_sync(s);
+    return stm_owner_renew(s, store_now(s), e);
 }
 
 int store_maintain(store *s, int orphans, atomic_int *stopping, store_pass *out, st_err *e)
 {
     store_pass p;
     memset(&p, 0, sizeof p);
-    clock_sync(s);
+    st_clock_sync(s);
     int64_t now = store_now(s);
-    int rc = s->m->ops->owner_renew(s->m, s->owner, now, s->lim.lease_ttl, e);
-    int held = rc ? rc : s->m->ops->lease_take(s->m, "gc", s->owner, now, s->lim.lease_ttl, e);
+    int rc = stm_owner_renew(s, now, e);
+    int held = rc ? rc : stm_lease_take(s, "gc", now, e);
     if (held < 0)
         return held;
     p.gc = held;

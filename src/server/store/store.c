@@ -86,9 +86,10 @@ int store_open(
         free(s);
         return st_fail(e, ST_E_IO, "store", 0, "no random numbers for the owner id");
     }
-    rc = m->ops->owner_renew(m, s->owner, store_now(s), s->lim.lease_ttl, e);
+    st_clock_sync(s); /* before the first time is stamped */
+    rc = stm_owner_renew(s, store_now(s), e);
     if (rc == ST_OK && exclusive) /* alone on these backends: every other owner is gone */
-        rc = m->ops->owner_forget(m, NULL, s->owner, e);
+        rc = stm_owner_forget(s, NULL, s->owner, e);
     if (rc) {
         free(s);
         return rc;
@@ -102,7 +103,7 @@ void store_free(store *s)
     if (!s)
         return;
     st_err e = ST_ERR_INIT;
-    s->m->ops->owner_forget(s->m, s->owner, NULL, &e); /* best effort: the lease runs out anyway */
+    stm_owner_forget(s, s->owner, NULL, &e); /* best effort: the lease runs out anyway */
     free(s);
 }
 
@@ -120,33 +121,33 @@ int64_t store_now(store *s)
 int store_org_usage(
     store *s, const char *org, int64_t *used, int64_t *reserved, int64_t *files, st_err *e)
 {
-    int rc = s->m->ops->org_usage(s->m, org, used, reserved, e);
+    int rc = stm_org_usage(s, org, used, reserved, e);
     *files = -1;
     if (rc == ST_OK && (s->m->ops->caps & META_CAP_FILE_COUNT))
-        rc = s->m->ops->org_file_count(s->m, org, store_now(s), files, e);
+        rc = stm_org_file_count(s, org, store_now(s), files, e);
     return rc;
 }
 
 int store_key_lookup(store *s, const uint8_t hash[32], char org[META_ORG_MAX], st_err *e)
 {
-    return s->m->ops->key_lookup(s->m, hash, org, e);
+    return stm_key_lookup(s, hash, org, e);
 }
 
 int store_health(store *s, st_err *e)
 {
     int64_t n;
-    return s->m->ops->key_count_active(s->m, &n, e);
+    return stm_key_count(s, &n, e);
 }
 
 int store_key_count(store *s, int64_t *out, st_err *e)
 {
-    return s->m->ops->key_count_active(s->m, out, e);
+    return stm_key_count(s, out, e);
 }
 
 int store_stats(store *s, int64_t *files, int64_t *bytes, st_err *e)
 {
     meta_stats st = {0, 0};
-    int rc = s->m->ops->stats(s->m, &st, e);
+    int rc = stm_stats(s, &st, e);
     *files = rc == ST_OK ? st.files : -1;
     *bytes = rc == ST_OK ? st.bytes : -1;
     return rc;
@@ -215,6 +216,6 @@ int st_remove_blob_cb(const char *blob, void *ud)
     store *s = ud;
     st_err e = ST_ERR_INIT;
     if (s->b->ops->remove(s->b, blob, &e) == ST_OK)
-        s->m->ops->blob_tomb_done(s->m, blob, &e); /* else the collector retries it later */
+        stm_blob_tomb_done(s, blob, &e); /* else the collector retries it later */
     return 0;
 }

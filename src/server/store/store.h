@@ -43,6 +43,7 @@ typedef struct store_limits {
     int64_t upload_keep;  /* seconds a finished upload is kept after its expiry */
     int64_t lease_ttl;    /* seconds an owner's lease lasts without renewal */
     int64_t clock_offset; /* testing aid: seconds added to the clock */
+    int64_t meta_retries; /* retryable metadata failures are tried again this many times */
 } store_limits;
 
 #define STORE_UPLOAD_TTL  3600    /* an Upload may be completed within this */
