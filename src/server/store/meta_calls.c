@@ -176,8 +176,8 @@ int stm_intent_open(store *s, const char *org, const char *blob, int64_t now, st
     do
         rc = OPS(s)->intent_open(M(s), org, blob, s->owner, now, &t.e);
     while (st_try_again(&t, rc));
-    if (rc == ST_E_CONFLICT &&
-        t.unknown) /* the key is fresh and random: ours, made by the lost try */
+    /* The key is fresh and random: a CONFLICT after a lost try is that try's intent. */
+    if (rc == ST_E_CONFLICT && t.unknown)
         rc = st_try_resolved(&t, rc);
     return st_try_end(&t, rc, e);
 }

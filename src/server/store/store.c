@@ -153,6 +153,12 @@ int store_stats(store *s, int64_t *files, int64_t *bytes, st_err *e)
     return rc;
 }
 
+void store_retry_stats(store *s, int64_t *retries, int64_t *resolved)
+{
+    *retries = atomic_load(&s->retries);
+    *resolved = atomic_load(&s->resolved);
+}
+
 /* ---- shared helpers ---- */
 
 int st_batch_check(const store *s, const char *purpose, int64_t bytes, st_err *e)

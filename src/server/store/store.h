@@ -177,6 +177,10 @@ int store_key_count(store *s, int64_t *out, st_err *e);
 /* Files and bytes stored, every organization (-1 each on failure). */
 int store_stats(store *s, int64_t *files, int64_t *bytes, st_err *e);
 
+/* Metadata calls tried again since the store opened (retries), and of those, changes a lost
+ * attempt was found to have made (resolved): see store/meta_calls.c. */
+void store_retry_stats(store *s, int64_t *retries, int64_t *resolved);
+
 /* ---- maintenance ---- */
 
 typedef struct store_pass {
