@@ -107,6 +107,18 @@ void store_free(store *s)
     free(s);
 }
 
+const char *store_owner(const store *s)
+{
+    return s->owner;
+}
+
+int store_forget_owner(store *s, const char *owner, st_err *e)
+{
+    if (!owner || !strcmp(owner, s->owner))
+        return st_fail(e, ST_E_INVALID, "store", 0, "not another owner");
+    return stm_owner_forget(s, owner, NULL, e);
+}
+
 int64_t store_now(store *s)
 {
     /* Never back in time (the wall clock stepped back, or a new skew): a file created later

@@ -62,6 +62,13 @@ int store_open(
 /* Forgets this store's owner (a clean stop: its intents are gone) and frees it. */
 void store_free(store *s);
 
+/* This store's owner id ("own_" + 16 hex digits), new at every open. */
+const char *store_owner(const store *s);
+/* Forgets another owner that the caller knows is gone (the previous process on the same data
+ * dir, whose lock the caller now holds): its intents are reapable at once, by store_recover,
+ * instead of once its lease runs out. */
+int store_forget_owner(store *s, const char *owner, st_err *e);
+
 /* Unix seconds, the store's clock (the database's where it has one); never goes back. */
 int64_t store_now(store *s);
 
