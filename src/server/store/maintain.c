@@ -49,7 +49,7 @@ void st_clock_sync(store *s)
     int64_t db;
     st_err e = ST_ERR_INIT;
     if ((s->m->ops->caps & META_CAP_CLOCK) && stm_clock(s, &db, &e) == ST_OK)
-        atomic_store(&s->skew, db - (int64_t)time(NULL));
+        atomic_store(&s->skew, db - st_host_now(s));
 }
 
 /* Runs take (a batch-taking op) until a batch comes back short. */

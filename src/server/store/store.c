@@ -107,6 +107,11 @@ void store_free(store *s)
     free(s);
 }
 
+int64_t st_host_now(const store *s)
+{
+    return s->lim.host_clock ? s->lim.host_clock() : (int64_t)time(NULL);
+}
+
 const char *store_owner(const store *s)
 {
     return s->owner;
@@ -123,7 +128,7 @@ int64_t store_now(store *s)
 {
     /* Never back in time (the wall clock stepped back, or a new skew): a file created later
      * must never sort before one created earlier, or before a deleted one's cursor. */
-    long long now = (long long)time(NULL) + s->lim.clock_offset + atomic_load(&s->skew);
+    long long now = (long long)st_host_now(s) + s->lim.clock_offset + atomic_load(&s->skew);
     long long last = atomic_load(&s->last);
     while (now > last && !atomic_compare_exchange_weak(&s->last, &last, now))
         ;

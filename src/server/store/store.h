@@ -44,6 +44,10 @@ typedef struct store_limits {
     int64_t lease_ttl;    /* seconds an owner's lease lasts without renewal */
     int64_t clock_offset; /* testing aid: seconds added to the clock */
     int64_t meta_retries; /* retryable metadata failures are tried again this many times */
+    /* Testing seam: this host's clock, Unix seconds (NULL: time(2)). A host clock that is off
+     * changes nothing where the metadata backend has a clock (META_CAP_CLOCK): store_now is
+     * corrected by the difference measured against the database. */
+    int64_t (*host_clock)(void);
 } store_limits;
 
 #define STORE_UPLOAD_TTL  3600    /* an Upload may be completed within this */

@@ -77,6 +77,8 @@ int st_ingest_compose(store_ingest *g, const char *src, uint64_t len, st_err *e)
 int st_ingest_durable(store_ingest *g, meta_file *f, st_err *e);
 void st_ingest_committed(store_ingest *g);
 
+/* The host's clock (lim.host_clock or time(2)), uncorrected. */
+int64_t st_host_now(const store *s);
 /* Reads the metadata backend's clock (META_CAP_CLOCK) into the skew (maintain.c). */
 void st_clock_sync(store *s);
 

@@ -21,6 +21,7 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "pg_testsrv.h"
 #include "server/blob/blob.h"
@@ -755,6 +756,115 @@ static void test_no_retries(void **state)
     retries_are(f, 0, 0);
 }
 
+/* ---- the database clock ---- */
+
+static int64_t clock_ahead(void)
+{
+    return (int64_t)time(NULL) + 7200;
+}
+
+static int64_t clock_behind(void)
+{
+    return (int64_t)time(NULL) - 7200;
+}
+
+static void open_skewed(meta_store *m, blob_store *b, int64_t (*clk)(void), store **out)
+{
+    st_err e = ST_ERR_INIT;
+    store_limits lim = {.org_max = ORG_MAX,
+                        .file_max = ORG_MAX,
+                        .batch_max = ORG_MAX,
+                        .upload_max = ORG_MAX,
+                        .part_max = ORG_MAX,
+                        .cursor_ttl = 86400,
+                        .lease_ttl = 30,
+                        .meta_retries = 3,
+                        .host_clock = clk};
+    must(store_open(out, m, b, &lim, 0, &e), &e, "store_open");
+}
+
+/* A file of store s expiring at s's now + ttl. */
+static void file_expiring(store *s, int64_t ttl, meta_file *mf)
+{
+    static const char body[] = "expiring";
+    store_ingest *g = NULL;
+    st_err e = ST_ERR_INIT;
+    must(store_ingest_begin(s, ORG, -1, 0, ORG_MAX, STORE_INGEST_FILE, &g, &e), &e, "begin");
+    must(store_ingest_write(g, body, sizeof body, &e), &e, "write");
+    memset(mf, 0, sizeof *mf);
+    (void)snprintf(mf->purpose, sizeof mf->purpose, "assistants");
+    (void)snprintf(mf->filename, sizeof mf->filename, "e.txt");
+    mf->created_at = store_now(s);
+    mf->expires_at = mf->created_at + ttl;
+    must(store_ingest_file(g, mf, &e), &e, "ingest_file");
+    store_ingest_free(g);
+}
+
+static int visible(store *s, const char *id)
+{
+    meta_file got;
+    st_err e = ST_ERR_INIT;
+    return store_file_get(s, ORG, id, &got, &e) == ST_OK;
+}
+
+/* Two instances whose hosts' clocks are four hours apart, on one PostgreSQL: both take the
+ * database's time, stamp the same created_at, see a file expire at the same moment, and the
+ * collector takes it then, not hours early or late. */
+static void test_skewed_hosts_agree(void **state)
+{
+    fx *f = *state;
+    store *a = NULL, *b = NULL;
+    meta_file mf;
+    open_skewed(f->m, f->b, clock_ahead, &a);
+    open_skewed(f->m, f->b, clock_behind, &b);
+    int64_t db = pg_int(f->admin, "SELECT floor(extract(epoch FROM now()))::bigint");
+    assert_true(llabs((long long)(store_now(a) - db)) <= 2);
+    assert_true(llabs((long long)(store_now(b) - db)) <= 2);
+    file_expiring(a, 3, &mf);
+    assert_true(llabs((long long)(mf.created_at - db)) <= 2);
+    assert_true(visible(a, mf.id) && visible(b, mf.id));
+    store_pass p;
+    st_err e = ST_ERR_INIT;
+    must(store_maintain(b, 0, NULL, &p, &e), &e, "maintain");
+    assert_int_equal(p.expired, 0); /* b's host thinks it is two hours ago: no matter */
+    while (store_now(a) < mf.expires_at && store_now(b) < mf.expires_at)
+        usleep(50000);
+    /* Both clocks are the database's: within a second of each other. */
+    assert_true(llabs((long long)(store_now(a) - store_now(b))) <= 1);
+    usleep(1100000);
+    assert_false(visible(a, mf.id));
+    assert_false(visible(b, mf.id));
+    must(store_maintain(b, 0, NULL, &p, &e), &e, "maintain");
+    must(store_maintain(a, 0, NULL, &p, &e), &e, "maintain");
+    assert_int_equal(rows(f, "files"), 0);
+    store_free(a);
+    store_free(b);
+}
+
+/* The same two hosts on a backend without a clock (meta_mem): four hours apart, which is what
+ * the database's clock removes above. */
+static void test_skewed_hosts_without_clock(void **state)
+{
+    (void)state;
+    meta_store *m = NULL;
+    blob_store *bl = NULL;
+    store *a = NULL, *b = NULL;
+    meta_file mf;
+    st_err e = ST_ERR_INIT;
+    must(meta_mem_open(&m, &e), &e, "meta_mem_open");
+    must(blob_mem_open(&bl, &e), &e, "blob_mem_open");
+    open_skewed(m, bl, clock_ahead, &a);
+    open_skewed(m, bl, clock_behind, &b);
+    assert_true(store_now(a) - store_now(b) >= 14399);
+    file_expiring(b, 3600, &mf); /* an hour from b's now is hours ago for a */
+    assert_true(visible(b, mf.id));
+    assert_false(visible(a, mf.id));
+    store_free(a);
+    store_free(b);
+    blob_store_free(bl);
+    meta_store_free(m);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -767,6 +877,7 @@ int main(void)
         T(test_part_commit_lost_after),    T(test_upload_complete_lost_after),
         T(test_upload_cancel_lost_after),  T(test_serialization_failures_retried),
         T(test_retries_bounded),           T(test_no_retries),
+        T(test_skewed_hosts_agree),        T(test_skewed_hosts_without_clock),
     };
     int rc = pg_start();
     if (rc != 0) {
