@@ -21,8 +21,9 @@ static int meta_complete(const meta_ops *o)
            o->blob_referenced && o->cursor_tombs_purge && o->blob_tombs_take && o->blob_tomb_done &&
            o->upload_create && o->upload_get && o->upload_cancel && o->part_commit &&
            o->upload_parts && o->upload_complete && o->upload_take_expired && o->uploads_purge &&
-           o->org_usage && o->stats && o->free &&
-           (!(o->caps & META_CAP_FILE_COUNT) || o->org_file_count) &&
+           o->org_usage && o->stats && o->free && o->file_walk && o->upload_walk &&
+           o->intent_walk && o->org_walk && o->owner_walk && o->file_drop && o->part_drop &&
+           o->usage_recompute && (!(o->caps & META_CAP_FILE_COUNT) || o->org_file_count) &&
            (!(o->caps & META_CAP_CLOCK) || o->clock);
 }
 
