@@ -11,33 +11,74 @@
 #include "server/log.h"
 #include "server/store/store_internal.h"
 
-#define BATCH 500
+#define BATCH        500
+#define DRAIN_ROUNDS 100 /* batches per pass at most; the next pass goes on */
 #define TOMB_GRACE                                                                                 \
     60                     /* a blob tombstone younger than this may still be cleared by its       \
                             * deleter; older ones were left by a crash */
 #define ORPHAN_GRACE  60   /* a blob younger than this may be one a writer is about to commit */
 #define STALE_WRITE_S 3600 /* an unfinished write untouched this long belongs to a dead writer */
 
+static int drain(int (*take)(store *s, int64_t now, st_err *e), store *s, int64_t now, st_err *e);
+static int take_tombs_all(store *s, int64_t now, st_err *e);
+
 static int remove_file_blob(const meta_file *f, void *ud)
 {
     return st_remove_blob_cb(f->blob, ud);
 }
 
+typedef struct alive_count {
+    const char *self;
+    int64_t now;
+    int others;
+} alive_count;
+
+static int count_alive(const char *owner, int64_t expires_at, void *ud)
+{
+    alive_count *c = ud;
+    c->others += expires_at > c->now && strcmp(owner, c->self) != 0;
+    return 0;
+}
+
+/* 1 if no owner but this one is alive (its lease running) at now; 0 if another is or the
+ * owners cannot be read. */
+static int no_other_owner(store *s, int64_t now)
+{
+    alive_count c = {s->owner, now, 0};
+    st_try t;
+    int rc;
+    st_try_init(&t, s);
+    do {
+        c.others = 0;
+        rc = s->m->ops->owner_walk(s->m, count_alive, &c, &t.e);
+    } while (st_try_again(&t, rc));
+    return rc == ST_OK && c.others == 0;
+}
+
 int store_recover(store *s, st_err *e)
 {
-    int64_t now = store_now(s);
+    int64_t now = store_now(s), host = st_host_now(s);
     int rc = stm_owner_renew(s, now, e);
     int reaped = rc ? rc : stm_intents_reap(s, now, st_remove_blob_cb, s, e);
     if (reaped < 0)
         return reaped;
-    /* Alone on the backends, no other writer exists: every unfinished write is a dead one's.
-     * Shared, only those untouched for a long time are. (Blob times are real time.) */
-    int64_t older = s->exclusive ? INT64_MAX : (int64_t)time(NULL) - STALE_WRITE_S;
+    /* With no other instance alive (alone on the backends, or the only owner with a live
+     * lease), every unfinished write and every blob tombstone is a dead one's: removed now
+     * rather than after the graces the collector gives live writers and deleters. Only what is
+     * older than this moment goes, so an instance starting meanwhile loses nothing. Otherwise
+     * only writes untouched for a long time are. (Blob times are the host's.) */
+    int alone = s->exclusive || no_other_owner(s, now);
+    int64_t older = s->exclusive ? INT64_MAX : alone ? host : host - STALE_WRITE_S;
     int stale = s->b->ops->reap_unfinished(s->b, older, e);
     if (stale < 0)
         return stale;
-    LOG(LOG_INFO, "msg=recovered owner=%s intents_reaped=%d temporaries_removed=%d", s->owner,
-        reaped, stale);
+    int tombs = alone ? drain(take_tombs_all, s, s->exclusive ? now : now - 1, e) : 0;
+    if (tombs < 0)
+        return tombs;
+    LOG(LOG_INFO,
+        "msg=recovered owner=%s alone=%d intents_reaped=%d temporaries_removed=%d "
+        "tombstones_drained=%d",
+        s->owner, alone, reaped, stale, tombs);
     return ST_OK;
 }
 
@@ -55,13 +96,13 @@ void st_clock_sync(store *s)
 /* Runs take (a batch-taking op) until a batch comes back short. */
 static int drain(int (*take)(store *s, int64_t now, st_err *e), store *s, int64_t now, st_err *e)
 {
-    int total = 0, n;
-    do {
+    int total = 0, n, rounds = 0;
+    do { /* bounded: blob tombstones whose removal keeps failing come back in every batch */
         n = take(s, now, e);
         if (n < 0)
             return n;
         total += n;
-    } while (n == BATCH);
+    } while (n == BATCH && ++rounds < DRAIN_ROUNDS);
     return total;
 }
 
@@ -78,6 +119,12 @@ static int take_uploads(store *s, int64_t now, st_err *e)
 static int take_tombs(store *s, int64_t now, st_err *e)
 {
     return stm_blob_tombs_take(s, now - TOMB_GRACE, BATCH, st_remove_blob_cb, s, e);
+}
+
+/* Every blob tombstone recorded at or before `before` (passed as drain's now). */
+static int take_tombs_all(store *s, int64_t before, st_err *e)
+{
+    return stm_blob_tombs_take(s, before, BATCH, st_remove_blob_cb, s, e);
 }
 
 typedef struct orphan_walk {

@@ -280,9 +280,10 @@ export class Argotd {
     return this.metaURL ? ['--meta', this.metaURL] : ['--data', this.dataDir];
   }
 
-  /** How `argotd keys`/`fsck` reach this instance's store: --meta URL, or its data dir. */
+  /** How `argotd fsck` reaches this instance's store: its data dir (whose LOCK fsck takes),
+   * and on PostgreSQL the same --meta and --blob as the server. */
   storeArgs() {
-    return this.metaURL ? ['--meta', this.metaURL, '--blob', `file:${this.dataDir}`] : ['--data', this.dataDir];
+    return this.metaURL ? ['--data', this.dataDir, '--meta', this.metaURL, '--blob', `file:${this.dataDir}`] : ['--data', this.dataDir];
   }
 
   /** The server's backend flags: on PostgreSQL --meta and --blob, unless the test gives its own. */
