@@ -23,6 +23,7 @@
 #include "server/keys.h"
 #include "server/log.h"
 #include "server/metrics.h"
+#include "server/migrate.h"
 #include "server/sweeper.h"
 
 #ifndef ARGOT_VERSION
@@ -315,6 +316,8 @@ int main(int argc, char **argv)
         return keys_main(argc - 2, argv + 2, open_meta_for_keys);
     if (argc > 1 && !strcmp(argv[1], "fsck"))
         return fsck_main(argc - 2, argv + 2);
+    if (argc > 1 && !strcmp(argv[1], "migrate"))
+        return migrate_main(argc - 2, argv + 2);
     int argi = 1;
     if (argc > 1 && !strcmp(argv[1], "serve"))
         argi = 2;

@@ -254,7 +254,7 @@ function probe(port, path, timeoutMs = 1000) {
 }
 
 export class Argotd {
-  constructor({ flags = [], env = {}, keepDir = false, nofile = 0 } = {}) {
+  constructor({ flags = [], env = {}, keepDir = false, nofile = 0, local = false } = {}) {
     this.bin = argotdBinary();
     this.dir = mkdtempSync(join(tmpdir(), `${TMP_PREFIX}${process.pid}-`)); // 0700
     this.dataDir = this.dir; // --data DIR
@@ -271,7 +271,8 @@ export class Argotd {
     this.logBytes = 0;
     this.exits = []; // {code, signal, killed} of every process this instance ran
     this.keySeq = 0;
-    this.metaURL = TEST_META === 'pg' ? pgDatabase() : null; // --meta of every command
+    // --meta of every command; local: the data dir's own SQLite store whatever ARGOT_TEST_META
+    this.metaURL = TEST_META === 'pg' && !local ? pgDatabase() : null;
     live.add(this);
   }
 
