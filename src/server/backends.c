@@ -94,6 +94,14 @@ int backend_open_blob(blob_store **out, const char *url, st_err *e)
     return unknown(e, "blob", url, BLOB_KNOWN);
 }
 
+int backend_check_blob(const char *url, st_err *e)
+{
+    for (size_t i = 0; i < N(blobs); i++)
+        if (!strncmp(url, blobs[i].scheme, strlen(blobs[i].scheme)))
+            return ST_OK;
+    return unknown(e, "blob", url, BLOB_KNOWN);
+}
+
 void backend_redact(const char *url, char *out, size_t cap)
 {
     /* postgres://user:password@host/db?password=...: both kinds of password go */

@@ -16,6 +16,8 @@
 
 int backend_open_meta(meta_store **out, const char *url, st_err *e);
 int backend_open_blob(blob_store **out, const char *url, st_err *e);
+/* ST_OK when url names a known blob backend (its scheme only: nothing is opened). */
+int backend_check_blob(const char *url, st_err *e);
 /* The URL with any password (in the userinfo, or a password= parameter) replaced by "***",
  * for logs and messages. */
 void backend_redact(const char *url, char *out, size_t cap);

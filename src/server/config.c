@@ -260,11 +260,18 @@ int cfg_load(cfg *c, int argc, char **argv, int argi)
 
 void cfg_print_help(FILE *out)
 {
+    /* The subcommands' lines are theirs (keys.c, fsck.c, migrate.c): tests/cli/argotd_admin.sh
+     * checks that each appears here as `argotd SUB --help` prints it. */
     fprintf(out, "usage: argotd [serve] [options]\n"
-                 "       argotd keys create --data DIR --org ORG [--name NAME]\n"
-                 "       argotd keys list --data DIR\n"
-                 "       argotd keys revoke --data DIR KEY_ID\n"
-                 "       argotd --version\n\n"
+                 "       argotd keys create [STORE] --org ORG [--name NAME]\n"
+                 "       argotd keys list [STORE]\n"
+                 "       argotd keys revoke [STORE] KEY_ID\n"
+                 "       argotd fsck [--data DIR] [--meta URL] [--blob URL] [--repair [--force]]\n"
+                 "       argotd migrate [--data DIR] [--from-meta URL] [--from-blob URL]\n"
+                 "                      --to-meta URL --to-blob URL\n"
+                 "       argotd --version\n"
+                 "STORE is --data, --meta, --blob and --meta-retries as below; the subcommands\n"
+                 "read the same environment. `argotd keys|fsck|migrate --help` tells more.\n\n"
                  "An OpenAI Files API server. Options (flag > environment > default):\n");
     for (size_t i = 0; i < NSPECS; i++) {
         const cfg_spec *sp = &specs[i];

@@ -14,6 +14,9 @@
  * A summary goes to stderr. Exit status: 0 clean, 1 problems (with --repair: found and
  * repaired), 2 usage, the check could not run, or a repair was refused.
  *
+ * A pair with exactly one mem: side is refused: fsck's own memory is empty, so beside a store
+ * that persists everything would look lost or orphaned (and --repair would delete it).
+ *
  * Alone or shared. With neither --meta nor --blob (nor ARGOT_META/ARGOT_BLOB) the store is the
  * data dir's, used by one argotd at a time: fsck takes its LOCK (refusing next to a running
  * server), and every intent and every temporary is a crash's. With backends given by URL it
@@ -48,11 +51,21 @@
 #include "server/backends.h"
 #include "server/fsck_scan.h"
 
-static int usage(void)
+#define FSCK_USAGE                                                                                 \
+    "usage: argotd fsck [--data DIR] [--meta URL] [--blob URL] [--repair [--force]]\n"             \
+    "The store, as for the server (flag > environment > default):\n"                               \
+    "  --data DIR    env ARGOT_DATA, default ./data (its LOCK is taken: stop its argotd)\n"        \
+    "  --meta URL    env ARGOT_META: sqlite:PATH, postgres://... or mem: (default\n"               \
+    "                sqlite:DATA/argot.db)\n"                                                      \
+    "  --blob URL    env ARGOT_BLOB: file:DIR or mem: (default file:DATA)\n"                       \
+    "  --repair      repair what was found (refused beside live instances without --force)\n"      \
+    "  --force       with --repair: only what is safe beside live instances\n"                     \
+    "Exit status: 0 clean, 1 problems found (and with --repair, repaired), 2 not checked.\n"
+
+static int usage(int help)
 {
-    fprintf(stderr,
-            "usage: argotd fsck [--data DIR] [--meta URL] [--blob URL] [--repair [--force]]\n");
-    return 2;
+    fputs(FSCK_USAGE, help ? stdout : stderr);
+    return help ? 0 : 2;
 }
 
 static int lock_dir(const char *data)
@@ -78,7 +91,7 @@ static int lock_dir(const char *data)
 
 typedef struct fsck_args {
     const char *data, *meta, *blob;
-    int data_given, repair, force;
+    int data_given, repair, force, help;
 } fsck_args;
 
 static int parse(int argc, char **argv, fsck_args *a)
@@ -94,6 +107,8 @@ static int parse(int argc, char **argv, fsck_args *a)
             a->repair = 1;
         else if (!strcmp(argv[i], "--force"))
             a->force = 1;
+        else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+            a->help = 1;
         else
             return -1;
     }
@@ -149,11 +164,33 @@ static int64_t store_clock(meta_store *m)
     return (int64_t)time(NULL);
 }
 
+static int is_mem(const char *url)
+{
+    return url && !strncmp(url, "mem:", 4);
+}
+
+/* mem: is fsck's own memory, empty: beside a store that persists, every blob would be an orphan
+ * (or every file a missing blob) and --repair would delete them all. */
+static int refuse_mem(const fsck_args *a)
+{
+    if (is_mem(a->meta) == is_mem(a->blob))
+        return 0;
+    fprintf(stderr,
+            "argotd fsck: --%s mem: is this process's own memory, empty; checked against the "
+            "persistent --%s, everything there would look lost or orphaned: refused\n",
+            is_mem(a->meta) ? "meta" : "blob", is_mem(a->meta) ? "blob" : "meta");
+    return -1;
+}
+
 int fsck_main(int argc, char **argv)
 {
     fsck_args a = {0};
     if (parse(argc, argv, &a))
-        return usage();
+        return usage(0);
+    if (a.help)
+        return usage(1);
+    if (refuse_mem(&a))
+        return 2;
     /* The data dir's own store, or a data dir named beside URLs: not next to its argotd. */
     int alone = !a.meta && !a.blob, lock = -1, status = 2;
     if ((alone || a.data_given) && (lock = lock_dir(a.data)) < 0)

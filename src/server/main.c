@@ -1,7 +1,8 @@
 /*
  * argotd: an OpenAI Files API server. `argotd [serve]` runs it; `argotd keys ...` manages API
- * keys on a data dir. Signals: SIGTERM/SIGINT stop accepting, let in-flight requests finish
- * (up to --shutdown-grace seconds) and exit 0.
+ * keys, `argotd fsck` checks a store and `argotd migrate` copies one, each on the backends the
+ * server's --data/--meta/--blob settings name. Signals: SIGTERM/SIGINT stop accepting, let
+ * in-flight requests finish (up to --shutdown-grace seconds) and exit 0.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -75,10 +76,11 @@ static blob_store *open_blob(const char *data, const char *url)
     return b;
 }
 
-/* keys and fsck open the metadata store the server would (--meta or the data dir's). */
+/* keys open the metadata store the server would (url: --meta or ARGOT_META, resolved by keys;
+ * NULL: the data dir's). */
 static meta_store *open_meta_for_keys(const char *data, const char *url)
 {
-    return open_meta(data, url ? url : getenv("ARGOT_META"));
+    return open_meta(data, url);
 }
 
 /* One server per data dir when it keeps everything there (no --meta, no --blob): then the

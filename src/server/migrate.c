@@ -38,11 +38,19 @@
 #include "server/backends.h"
 #include "server/migrate_copy.h"
 
-static int usage(void)
+#define MIGRATE_USAGE                                                                              \
+    "usage: argotd migrate [--data DIR] [--from-meta URL] [--from-blob URL]\n"                     \
+    "                      --to-meta URL --to-blob URL\n"                                          \
+    "Copies every key, file and pending Upload from one backend pair to another, then\n"           \
+    "verifies it. The source defaults to the data dir's store (sqlite:DATA/argot.db and\n"         \
+    "file:DATA; its LOCK is taken: stop its argotd); --data defaults to ARGOT_DATA or\n"           \
+    "./data. URLs as for the server's --meta and --blob. Exit status: 0 copied and\n"              \
+    "verified, 1 the copy or its check failed, 2 refused or not started.\n"
+
+static int usage(int help)
 {
-    fprintf(stderr, "usage: argotd migrate [--data DIR] [--from-meta URL] [--from-blob URL]\n"
-                    "                      --to-meta URL --to-blob URL\n");
-    return 2;
+    fputs(MIGRATE_USAGE, help ? stdout : stderr);
+    return help ? 0 : 2;
 }
 
 typedef struct mig_args {
@@ -111,8 +119,11 @@ static int open_side(const char *what, const char *murl, const char *burl, mig_s
 int migrate_main(int argc, char **argv)
 {
     mig_args a = {0};
+    for (int i = 0; i < argc; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+            return usage(1);
     if (parse(argc, argv, &a))
-        return usage();
+        return usage(0);
     char murl[4200], burl[4200];
     snprintf(murl, sizeof murl, "sqlite:%s/argot.db", a.data);
     snprintf(burl, sizeof burl, "file:%s", a.data);

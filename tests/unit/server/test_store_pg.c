@@ -25,6 +25,7 @@
 
 #include "pg_testsrv.h"
 #include "server/blob/blob.h"
+#include "server/keys.h"
 #include "server/meta/meta_pg.h"
 #include "server/store/store.h"
 
@@ -756,6 +757,57 @@ static void test_no_retries(void **state)
     retries_are(f, 0, 0);
 }
 
+/* ---- argotd keys ---- */
+
+static char key_url[160];
+
+static meta_store *open_key_store(const char *data, const char *meta)
+{
+    meta_store *m = NULL;
+    st_err e = ST_ERR_INIT;
+    (void)data;
+    if (meta_pg_open(&m, meta, &e) != ST_OK)
+        fail_msg("open %s: %s", meta, e.msg);
+    return m;
+}
+
+/* The key's INSERT done, its answer lost: the retry's CONFLICT is resolved by finding our key
+ * (our fresh id, our hash); exactly one key, and it authenticates. */
+static void test_key_create_lost_after(void **state)
+{
+    fx *f = *state;
+    char key[API_KEY_LEN + 1], org[META_ORG_MAX];
+    uint8_t hash[32];
+    st_err e = ST_ERR_INIT;
+    cut_arm(CUT_AFTER, "INSERT INTO api_keys");
+    assert_int_equal(keys_create(f->m, ORG, "lost", key), 0);
+    assert_true(cut_fired());
+    assert_int_equal(rows(f, "api_keys"), 1);
+    id_key_hash(key, strlen(key), hash);
+    must(store_key_lookup(f->s, hash, org, &e), &e, "key_lookup");
+    assert_string_equal(org, ORG);
+}
+
+/* The revocation done, its answer lost: `argotd keys revoke` still exits 0. */
+static void test_key_revoke_lost_after(void **state)
+{
+    fx *f = *state;
+    char key[API_KEY_LEN + 1], id[64];
+    assert_int_equal(keys_create(f->m, ORG, "to-revoke", key), 0);
+    PGresult *r = PQexec(f->admin, "SELECT id FROM api_keys");
+    assert_int_equal(PQntuples(r), 1);
+    (void)snprintf(id, sizeof id, "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+    (void)snprintf(key_url, sizeof key_url,
+                   "postgresql://argot@127.0.0.1:%d/%s?sslmode=disable&gssencmode=disable",
+                   proxy_port, f->db);
+    char *argv[] = {"revoke", "--meta", key_url, id, NULL};
+    cut_arm(CUT_AFTER, "UPDATE api_keys");
+    assert_int_equal(keys_main(4, argv, open_key_store), 0);
+    assert_true(cut_fired());
+    assert_int_equal(pg_int(f->admin, "SELECT count(*) FROM api_keys WHERE revoked_at <> 0"), 1);
+}
+
 /* ---- the database clock ---- */
 
 static int64_t clock_ahead(void)
@@ -878,6 +930,7 @@ int main(void)
         T(test_upload_cancel_lost_after),  T(test_serialization_failures_retried),
         T(test_retries_bounded),           T(test_no_retries),
         T(test_skewed_hosts_agree),        T(test_skewed_hosts_without_clock),
+        T(test_key_create_lost_after),     T(test_key_revoke_lost_after),
     };
     int rc = pg_start();
     if (rc != 0) {
