@@ -40,10 +40,13 @@ static void set_events(http_conn *c, unsigned ev)
         c->events = ev;
 }
 
-void conn_set_idle(http_conn *c, int idle)
+void conn_relist(http_conn *c)
 {
     http_worker *w = c->w;
-    int want = idle ? 1 + (c->served ? IDLE_KEPT : IDLE_FRESH) : 0;
+    int want = c->fd < 0               ? 0
+               : c->state == CS_IDLE   ? 1 + (c->served ? IDLE_KEPT : IDLE_FRESH)
+               : c->state == CS_LINGER ? 1 + IDLE_LINGER
+                                       : 0;
     if (want == c->idle_listed)
         return;
     if (c->idle_listed) {
@@ -88,7 +91,7 @@ static void enter(http_conn *c, conn_state st)
 {
     c->state = st;
     c->since_ns = c->w->now_ns;
-    conn_set_idle(c, st == CS_IDLE);
+    conn_relist(c);
 }
 
 http_conn *conn_new(http_worker *w, int fd)
@@ -178,10 +181,10 @@ void conn_close(http_conn *c)
     http_worker *w = c->w;
     req_finish(c, 0);
     resp_free(&c->out);
-    conn_set_idle(c, 0);
     epoll_ctl(w->ep, EPOLL_CTL_DEL, c->fd, NULL);
     close(c->fd);
     c->fd = -1;
+    conn_relist(c); /* a closed connection is on no list */
     free(c->in);
     c->in = NULL;
     free(c->later);

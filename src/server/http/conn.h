@@ -27,7 +27,8 @@
 typedef struct http_worker http_worker;
 typedef struct http_conn http_conn;
 
-enum { IDLE_FRESH = 0, IDLE_KEPT = 1 };
+/* The lists of connections that can be closed to make room, in the order they are taken. */
+enum { IDLE_LINGER = 0, IDLE_FRESH = 1, IDLE_KEPT = 2, IDLE_LISTS = 3 };
 
 typedef enum conn_state {
     CS_IDLE,   /* between requests: no byte of the next one yet (evictable) */
@@ -65,7 +66,7 @@ struct http_conn {
     conn_state state;
     http_conn *prev, *next;   /* the worker's connections */
     http_conn *iprev, *inext; /* the worker's idle list this connection is on, oldest first */
-    int idle_listed;          /* 0: on none, else 1 + IDLE_FRESH or IDLE_KEPT */
+    int idle_listed;          /* 0: on none, else 1 + the list (IDLE_*) */
     unsigned served;          /* requests answered on this connection */
     unsigned events;          /* epoll interest now registered */
     char *in;                 /* the request head, then bytes of the next request */
@@ -115,14 +116,15 @@ struct http_worker {
     int evfd;
     int listening; /* the listening socket is in this worker's epoll set */
     int64_t accept_resume_ns;
-    atomic_int evict;    /* idle connections other workers asked this one to close */
-    atomic_int nidle[2]; /* idle connections per list */
+    atomic_int evict;             /* idle connections other workers asked this one to close */
+    atomic_int nidle[IDLE_LISTS]; /* connections per list */
     int nconns;
     http_conn *conns;
-    /* Idle connections, oldest first, in two lists: IDLE_FRESH ones never sent a request (the
-     * first to go when room is needed: a flood of such sockets costs real clients nothing),
-     * IDLE_KEPT ones are keep-alive connections between requests. */
-    http_conn *idle_head[2], *idle_tail[2];
+    /* Connections that can make room, oldest first, in three lists taken in this order:
+     * IDLE_LINGER ones have their reply and wait for the client to go, IDLE_FRESH ones never
+     * sent a request (a flood of such sockets costs real clients nothing), IDLE_KEPT ones are
+     * keep-alive connections between requests. */
+    http_conn *idle_head[IDLE_LISTS], *idle_tail[IDLE_LISTS];
     http_conn *graveyard; /* closed, freed after the current batch of events */
     char *rbuf;           /* body reads */
     size_t rcap;
@@ -153,7 +155,8 @@ void conn_tick(http_conn *c); /* deadlines */
 void conn_close(http_conn *c);
 /* Answers a connection accepted over the limit with 503 and closes it gracefully. */
 void conn_refuse(http_conn *c);
-void conn_set_idle(http_conn *c, int idle);
+/* Puts c on the list its state calls for (or none). */
+void conn_relist(http_conn *c);
 /* Closes the oldest idle connection of list (IDLE_FRESH/IDLE_KEPT) other than except; 1 if it
  * closed one. */
 int conn_evict_idle(http_worker *w, int list, const http_conn *except);

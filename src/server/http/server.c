@@ -136,7 +136,7 @@ static http_worker *holder(http_server *s, const http_worker *self, int list)
 static void make_room(http_worker *w, http_conn *fresh)
 {
     http_server *s = w->srv;
-    for (int list = IDLE_FRESH; list <= IDLE_KEPT; list++) {
+    for (int list = 0; list < IDLE_LISTS; list++) {
         if (conn_evict_idle(w, list, fresh))
             return;
         http_worker *o = holder(s, w, list);
@@ -181,7 +181,8 @@ static void accept_some(http_worker *w)
 static void close_idle(http_worker *w, int count)
 {
     while (count-- > 0 &&
-           (conn_evict_idle(w, IDLE_FRESH, NULL) || conn_evict_idle(w, IDLE_KEPT, NULL)))
+           (conn_evict_idle(w, IDLE_LINGER, NULL) || conn_evict_idle(w, IDLE_FRESH, NULL) ||
+            conn_evict_idle(w, IDLE_KEPT, NULL)))
         ;
 }
 
