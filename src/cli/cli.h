@@ -40,6 +40,8 @@ enum cli_opt_id {
     OPT_OFFSET,
     OPT_LENGTH,
     OPT_MD5,
+    OPT_CONTINUE,
+    OPT_LIMIT_RATE,
     OPT_COUNT
 };
 

@@ -15,7 +15,7 @@
 static const int list_opts[] = {OPT_PURPOSE, OPT_LIMIT, OPT_ORDER, OPT_AFTER, OPT_ALL, -1};
 static const int upload_opts[] = {OPT_PURPOSE,   OPT_FILENAME, OPT_EXPIRES_AFTER, OPT_PARTS,
                                   OPT_PART_SIZE, OPT_PARALLEL, OPT_MIME_TYPE,     -1};
-static const int content_opts[] = {OPT_OUTPUT, -1};
+static const int content_opts[] = {OPT_OUTPUT, OPT_CONTINUE, OPT_LIMIT_RATE, -1};
 static const int ucreate_opts[] = {OPT_FILENAME,  OPT_PURPOSE,       OPT_BYTES,
                                    OPT_MIME_TYPE, OPT_EXPIRES_AFTER, -1};
 static const int upart_opts[] = {OPT_OFFSET, OPT_LENGTH, -1};
@@ -41,7 +41,15 @@ static const cli_cmd files_cmds[] = {
      "own, the MD5 checked by the server; the output is the same File object.",
      upload_opts, 1, 1, cmd_upload, NULL},
     {"get", "retrieve", "get ID", "Show a file's metadata", NULL, no_opts, 1, 1, cmd_get, NULL},
-    {"download", "content", "download ID [-o PATH|-]", "Download a file's content", NULL,
+    {"download", "content", "download ID [-o PATH|-] [--continue] [--limit-rate RATE]",
+     "Download a file's content",
+     "A transfer cut mid-way is retried from the last byte received when the server sent\n"
+     "an ETag (argotd does), else from the start.\n"
+     "With --continue an existing PATH is resumed from its size: only the rest is asked for\n"
+     "and appended. If the server sends the whole file instead (it changed, or the server\n"
+     "ignores ranges, as api.openai.com does), PATH is rewritten from the start. A complete\n"
+     "PATH is left as it is (exit 0); one larger than the remote file is refused (exit 1).\n"
+     "A failed --continue keeps what it wrote, ready for the next one.",
      content_opts, 1, 1, cmd_content, NULL},
     {"delete", NULL, "delete ID", "Delete a file", NULL, no_opts, 1, 1, cmd_delete, NULL},
 };

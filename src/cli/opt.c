@@ -33,6 +33,8 @@ static const cli_opt_spec specs[] = {
     {OPT_OFFSET, "offset", 0, "N", "first byte of the part in the file (default 0)"},
     {OPT_LENGTH, "length", 0, "N", "bytes in the part (default: to the end of the file)"},
     {OPT_MD5, "md5", 0, "HEX", "MD5 of the whole file, checked by the server"},
+    {OPT_CONTINUE, "continue", 'c', NULL, "resume PATH from its size (needs -o PATH)"},
+    {OPT_LIMIT_RATE, "limit-rate", 0, "RATE", "receive at most RATE bytes a second, e.g. 500K"},
 };
 
 const int cli_global_opts[] = {OPT_BASE_URL, OPT_API_KEY, OPT_MAX_RETRIES, OPT_TIMEOUT, OPT_JSON,

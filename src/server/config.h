@@ -21,6 +21,8 @@ typedef struct cfg {
     int listen_port;
     char *listen; /* "HOST:PORT" as given */
     char *data_dir;
+    char *meta_url; /* NULL: sqlite:<data_dir>/argot.db */
+    char *blob_url; /* NULL: file:<data_dir> */
     char *port_file;
     char *log_level;
     char *response_profile; /* as given; parsed into profile */
@@ -44,6 +46,7 @@ typedef struct cfg {
     int64_t max_discard_bytes;
     int64_t linger_timeout;
     int64_t sweep_interval;
+    int64_t lease_seconds;
     int64_t tombstone_seconds; /* deleted files' ids stay list cursors this long (sweeper) */
     int64_t clock_offset;
     int64_t shutdown_grace;

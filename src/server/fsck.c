@@ -243,13 +243,18 @@ int fsck_main(int argc, char **argv)
                 rc == META_E_NOTFOUND ? "no such file" : "database error");
         goto out;
     }
-    if (blob_local_open(&bs, data) != BLOB_OK) {
+    st_err e = ST_ERR_INIT;
+    if (blob_local_open(&bs, data, &e) != ST_OK) {
         fprintf(stderr, "argotd fsck: cannot open the blob store in %s\n", data);
         goto out;
     }
-    if (bs->ops->list(bs, on_blob, &c) != 0 || c.oom) {
-        fprintf(stderr, "argotd fsck: cannot list blobs\n");
-        goto out;
+    for (int got = 1000; got == 1000;) { /* page by page, in key order */
+        const char *after = c.nblobs ? c.blobs[c.nblobs - 1].key : "";
+        got = bs->ops->list(bs, after, 1000, on_blob, &c, &e);
+        if (got < 0 || c.oom) {
+            fprintf(stderr, "argotd fsck: cannot list blobs: %s\n", c.oom ? "no memory" : e.msg);
+            goto out;
+        }
     }
     if (c.nblobs)
         qsort(c.blobs, c.nblobs, sizeof *c.blobs, cmp_blob);
@@ -286,14 +291,14 @@ int fsck_main(int argc, char **argv)
         for (size_t i = 0; i < c.nblobs; i++) {
             if (c.blobs[i].referenced)
                 continue;
-            int r = bs->ops->remove(bs, c.blobs[i].key);
-            if (r && r != BLOB_E_NOTFOUND)
-                fprintf(stderr, "argotd fsck: cannot remove blob %s (error %d)\n", c.blobs[i].key,
-                        r);
+            st_err re = ST_ERR_INIT;
+            if (bs->ops->remove(bs, c.blobs[i].key, &re))
+                fprintf(stderr, "argotd fsck: cannot remove blob %s: %s\n", c.blobs[i].key, re.msg);
             else
                 removed++;
         }
-        int t = bs->ops->sweep_temp(bs);
+        st_err te = ST_ERR_INIT;
+        int t = bs->ops->reap_unfinished(bs, INT64_MAX, &te); /* the server is stopped */
         fprintf(stderr,
                 "argotd fsck: repaired: %zu rows without blob deleted, %ld blobs "
                 "removed, %d temporaries removed, usage recomputed\n",

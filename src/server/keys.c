@@ -63,9 +63,10 @@ int keys_create(meta_store *m, const char *org, const char *name, char key[API_K
         return 1;
     }
     id_key_hash(key, strlen(key), hash);
-    int rc = m->ops->key_create(m, &k, hash);
+    st_err e = ST_ERR_INIT;
+    int rc = m->ops->key_create(m, &k, hash, &e);
     if (rc) {
-        fprintf(stderr, "argotd: cannot store the key (error %d)\n", rc);
+        fprintf(stderr, "argotd: cannot store the key: %s\n", e.msg);
         return 1;
     }
     return 0;
@@ -103,20 +104,21 @@ static int print_key(const meta_key *k, void *ud)
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: argotd keys create --data DIR --org ORG [--name NAME]\n"
-                    "       argotd keys list --data DIR\n"
-                    "       argotd keys revoke --data DIR KEY_ID\n");
+    fprintf(stderr, "usage: argotd keys create (--data DIR | --meta URL) --org ORG [--name NAME]\n"
+                    "       argotd keys list (--data DIR | --meta URL)\n"
+                    "       argotd keys revoke (--data DIR | --meta URL) KEY_ID\n");
     return 2;
 }
 
 typedef struct keys_args {
-    const char *data, *org, *name, *id;
+    const char *data, *meta, *org, *name, *id;
 } keys_args;
 
 static int parse(int argc, char **argv, keys_args *a)
 {
     for (int i = 0; i < argc; i++) {
         const char **dst = !strcmp(argv[i], "--data")   ? &a->data
+                           : !strcmp(argv[i], "--meta") ? &a->meta
                            : !strcmp(argv[i], "--org")  ? &a->org
                            : !strcmp(argv[i], "--name") ? &a->name
                                                         : NULL;
@@ -130,7 +132,7 @@ static int parse(int argc, char **argv, keys_args *a)
     return 0;
 }
 
-int keys_main(int argc, char **argv, meta_store *(*open_store)(const char *data))
+int keys_main(int argc, char **argv, meta_store *(*open_store)(const char *data, const char *meta))
 {
     keys_args a = {0};
     if (argc < 1 || parse(argc - 1, argv + 1, &a))
@@ -141,7 +143,7 @@ int keys_main(int argc, char **argv, meta_store *(*open_store)(const char *data)
     if ((!is_create && !is_list && !is_revoke) || (is_create && !a.org) || (is_revoke && !a.id) ||
         (!is_revoke && a.id))
         return usage();
-    meta_store *m = open_store(a.data ? a.data : "./data");
+    meta_store *m = open_store(a.data ? a.data : "./data", a.meta);
     if (!m)
         return 1;
     int rc = 0;
@@ -151,9 +153,15 @@ int keys_main(int argc, char **argv, meta_store *(*open_store)(const char *data)
         if (!rc)
             printf("%s\n", key);
     } else if (is_list) {
-        rc = m->ops->key_list(m, print_key, NULL) ? 1 : 0;
+        st_err e = ST_ERR_INIT;
+        rc = m->ops->key_list(m, print_key, NULL, &e) ? 1 : 0;
+        if (rc)
+            fprintf(stderr, "argotd: cannot list keys: %s\n", e.msg);
     } else {
-        int r = m->ops->key_revoke(m, a.id, (int64_t)time(NULL));
+        st_err e = ST_ERR_INIT;
+        int r = m->ops->key_revoke(m, a.id, (int64_t)time(NULL), &e);
+        if (r && r != META_E_NOTFOUND)
+            fprintf(stderr, "argotd: cannot revoke the key: %s\n", e.msg);
         if (r == META_E_NOTFOUND)
             fprintf(stderr, "argotd: no active key %s\n", a.id);
         rc = r ? 1 : 0;

@@ -11,8 +11,8 @@
 #include <string.h>
 
 #include "server/api/api.h"
+#include "server/api/routes.h"
 #include "server/console/assets.h"
-#include "server/http/router.h"
 
 #define CSP                                                                                        \
     "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "                \

@@ -12,7 +12,7 @@
 
 #include "server/api/api.h"
 #include "server/api/list_params.h"
-#include "server/http/router.h"
+#include "server/api/routes.h"
 
 /* 10000 files with long escaped names stay below this; typical pages are ~250 B a file. */
 #define LIST_MAX_BODY (96u << 20)
@@ -55,8 +55,7 @@ static int finish(http_req *r, page *p, int has_more)
 
 static void end(http_req *r)
 {
-    meta_list_req q = {r->org, http_query(r, "purpose"), http_query(r, "after"), 1,
-                       0,      app_now(r->app)};
+    store_list_req q = {r->org, http_query(r, "purpose"), http_query(r, "after"), 1, 0};
     list_params lp;
     list_param_error err;
     size_t plen = 0;
@@ -79,20 +78,15 @@ static void end(http_req *r)
     size_t guess = 128 + (size_t)q.limit * 256;
     int has_more = 0, rc = argot_buf_reserve(&p.b, guess < (256u << 10) ? guess : (256u << 10));
     rc = rc ? rc : argot_buf_puts(&p.b, "{\"object\":\"list\",\"data\":[");
-    meta_store *m = r->app->meta;
-    if (!rc && q.purpose && strlen(q.purpose) >= META_PURPOSE_MAX)
-        rc = 0; /* no file can have such a purpose: an empty page */
-    else if (!rc)
-        rc = m->ops->file_list(m, &q, on_file, &p, &has_more);
-    if (rc == META_E_NOTFOUND) {
-        argot_buf_free(&p.b);
-        http_reply_invalid(r, "after", NULL, "No such File object: %s", q.after);
-        return;
-    }
+    st_err e = ST_ERR_INIT;
+    if (!rc)
+        rc = store_file_list(r->app->store, &q, on_file, &p, &has_more, &e);
     if (rc || finish(r, &p, has_more)) {
         argot_buf_free(&p.b);
-        if (rc < 0)
-            api_reply_store_error(r, rc, "file_list");
+        if (e.code == ST_E_NOTFOUND) /* an unknown cursor: the request is at fault */
+            http_reply_invalid(r, "after", NULL, "%s", e.msg);
+        else if (rc < 0)
+            api_reply_store(r, &e, "file list");
         else
             http_reply_internal(r, "list json");
         return;

@@ -13,6 +13,7 @@
 #ifndef ARGOT_SERVER_API_PROFILE_H
 #define ARGOT_SERVER_API_PROFILE_H
 
+#include "server/app.h"
 #include "server/http/http.h"
 
 typedef enum api_profile {

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "server/api/api.h"
-#include "server/http/router.h"
+#include "server/api/routes.h"
 
 static int put_i64(argot_buf *b, const char *key, int64_t v)
 {
@@ -18,14 +18,12 @@ static int put_i64(argot_buf *b, const char *key, int64_t v)
 
 static void end(http_req *r)
 {
-    meta_store *m = r->app->meta;
     const cfg *c = r->app->cfg;
     int64_t used, reserved, files = -1;
-    int rc = m->ops->org_usage(m, r->org, &used, &reserved);
-    if (rc == META_OK && m->ops->org_file_count)
-        rc = m->ops->org_file_count(m, r->org, app_now(r->app), &files);
-    if (rc != META_OK) {
-        api_reply_store_error(r, rc, "org_usage");
+    st_err e = ST_ERR_INIT;
+    int rc = store_org_usage(r->app->store, r->org, &used, &reserved, &files, &e);
+    if (rc != ST_OK) {
+        api_reply_store(r, &e, "org usage");
         return;
     }
     argot_buf b = ARGOT_BUF_INIT(1024);

@@ -18,13 +18,10 @@
 #include "server/http/conn.h"
 #include "server/http/router.h"
 #include "server/log.h"
-#include "server/metrics.h"
 
 #define IN_MIN 2048
 
-int auth_resolve(http_req *r); /* auth.c */
-
-static const route_ops route_none = {ROUTE_UNKNOWN, "unknown", 0, NULL, NULL, NULL, NULL};
+static const route_ops route_none = {0, "unknown", 0, NULL, NULL, NULL, NULL};
 
 static void advance(http_conn *c);
 static void try_head(http_conn *c);
@@ -130,20 +127,12 @@ static void req_finish(http_conn *c, int completed)
     http_req *r = c->req;
     if (!r)
         return;
-    app *a = c->w->srv->app;
+    http_server *s = c->w->srv;
     if (r->route && r->route->cleanup)
         r->route->cleanup(r);
-    int64_t dur = http_now_ns() - r->start_ns;
-    int status = r->status ? r->status : 499; /* the client went away before any reply */
-    LOG(LOG_INFO,
-        "msg=request id=%s method=%s route=%s status=%d bytes_in=%llu bytes_out=%llu "
-        "ms=%.3f org=%s%s",
-        r->request_id, method_name(r), r->route ? r->route->name : "unknown", status,
-        (unsigned long long)r->bytes_in, (unsigned long long)r->bytes_out, (double)dur / 1e6,
-        r->org[0] ? r->org : "-", completed ? "" : " aborted=1");
-    metrics_record(a->metrics, r->route ? r->route->id : ROUTE_UNKNOWN, status, r->bytes_in,
-                   completed ? r->bytes_out : 0, dur);
-    atomic_fetch_sub(&a->inflight, 1);
+    if (s->cfg.request_done)
+        s->cfg.request_done(r, method_name(r), completed, http_now_ns() - r->start_ns);
+    atomic_fetch_sub(&s->inflight, 1);
     argot_buf_free(&r->extra);
     free(r);
     c->req = NULL;
@@ -161,7 +150,7 @@ static http_req *req_new(http_conn *c)
     http_req *r = calloc(1, sizeof *r);
     if (!r)
         return NULL;
-    r->app = c->w->srv->app;
+    r->app = c->w->srv->cfg.app;
     r->conn = c;
     r->route = &route_none;
     r->start_ns = http_now_ns();
@@ -169,7 +158,7 @@ static http_req *req_new(http_conn *c)
         free(r);
         return NULL;
     }
-    atomic_fetch_add(&r->app->inflight, 1);
+    atomic_fetch_add(&c->w->srv->inflight, 1);
     c->req = r;
     return r;
 }
@@ -237,7 +226,7 @@ static void route_request(http_req *r)
 {
     route_match m;
     r->method = router_method(method_name(r));
-    router_match(r->path, r->method, r->app->cfg->metrics, &m);
+    http_router_match(r->conn->w->srv->cfg.router, r->path, r->method, &m);
     if (m.param)
         r->param_len = pct_decode(r->param, sizeof r->param, m.param, m.param_len, 0);
     if (m.ops) {
@@ -438,8 +427,8 @@ static void dispatch(http_conn *c, size_t head_len)
     if (check_head_extras(c, r))
         return;
     route_request(r);
-    if (!r->status && r->route->needs_auth)
-        auth_resolve(r);
+    if (!r->status && r->route->needs_auth && c->w->srv->cfg.authenticate)
+        c->w->srv->cfg.authenticate(r);
     if (!r->status && r->route->begin)
         r->route->begin(r);
     if (r->status) {

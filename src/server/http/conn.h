@@ -134,7 +134,8 @@ struct http_worker {
 };
 
 struct http_server {
-    app *app;
+    http_config cfg;
+    atomic_int inflight; /* requests between their head and the end of their reply */
     int lfd;
     int port;
     int nworkers;

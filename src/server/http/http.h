@@ -24,9 +24,12 @@
 #include <sys/types.h>
 
 #include "common/buf.h"
-#include "server/app.h"
 #include "server/ids.h"
-#include "server/meta/meta.h"
+
+struct app; /* the application's state, handed to handlers as r->app; http/ never reads it */
+
+#define HTTP_PARAM_MAX 128 /* the path parameter ({file_id}) kept for the handler, incl. NUL */
+#define HTTP_ORG_MAX   64  /* the authenticated organization, incl. NUL */
 
 typedef enum http_method {
     HTTP_OTHER = 0,
@@ -41,28 +44,8 @@ typedef enum http_method {
 
 typedef struct http_req http_req;
 
-/* Route ids index the metrics tables. */
-typedef enum route_id {
-    ROUTE_UNKNOWN = 0,
-    ROUTE_HEALTHZ,
-    ROUTE_METRICS,
-    ROUTE_FILES_CREATE,
-    ROUTE_FILES_LIST,
-    ROUTE_FILES_RETRIEVE,
-    ROUTE_FILES_DELETE,
-    ROUTE_FILES_CONTENT,
-    ROUTE_UPLOADS_CREATE,
-    ROUTE_UPLOADS_PARTS,
-    ROUTE_UPLOADS_COMPLETE,
-    ROUTE_UPLOADS_CANCEL,
-    ROUTE_CONSOLE_PAGE,  /* GET / and /console: the web console's page */
-    ROUTE_CONSOLE_ASSET, /* GET /console/{name}: its scripts and styles */
-    ROUTE_ARGOT_USAGE,   /* GET /v1/argot/usage: an Argot extension */
-    ROUTE_COUNT
-} route_id;
-
 typedef struct route_ops {
-    route_id id;
+    int id;           /* the application's index of the route (metrics) */
     const char *name; /* for logs and metrics, e.g. "files.create" */
     int needs_auth;
     int (*begin)(http_req *r);                              /* optional; non-zero if it replied */
@@ -74,16 +57,16 @@ typedef struct route_ops {
 struct http_conn; /* http/ only */
 
 struct http_req {
-    app *app;
+    struct app *app;
     struct http_conn *conn; /* http/ only */
     const route_ops *route;
     http_method method;
-    const char *path;  /* the request target's path, not percent-decoded, NUL-terminated */
-    const char *query; /* what follows '?' (not decoded), or NULL */
-    char param[META_ID_MAX + 64]; /* path parameter ({file_id}), NUL-terminated, maybe cut */
-    size_t param_len;             /* its full length in the URL (may exceed the buffer) */
+    const char *path;           /* the request target's path, not percent-decoded, NUL-terminated */
+    const char *query;          /* what follows '?' (not decoded), or NULL */
+    char param[HTTP_PARAM_MAX]; /* path parameter ({file_id}), NUL-terminated, maybe cut */
+    size_t param_len;           /* its full length in the URL (may exceed the buffer) */
     char request_id[REQUEST_ID_LEN + 1];
-    char org[META_ORG_MAX]; /* set once authenticated */
+    char org[HTTP_ORG_MAX]; /* set once authenticated */
     int64_t start_ns;
     uint64_t bytes_in;  /* body bytes handed to the route so far */
     uint64_t bytes_out; /* body bytes of the reply */
@@ -115,8 +98,9 @@ int http_reply_error(http_req *r,
                      const char *code,
                      const char *fmt,
                      ...) __attribute__((format(printf, 6, 7)));
-/* Streams size bytes of fd (sendfile where possible); takes ownership of fd. */
-int http_reply_fd(http_req *r, int fd, uint64_t size, const char *filename);
+/* Streams len bytes of fd from offset off with sendfile(2), as application/octet-stream;
+ * takes ownership of fd. Content-Disposition and the like go through http_add_header. */
+int http_reply_fd(http_req *r, int status, int fd, uint64_t off, uint64_t len);
 int http_reply_text(http_req *r, int status, const char *content_type, argot_buf *body);
 
 /* A streamed body. read fills up to cap bytes of buf and returns how many (> 0), 0 at the end

@@ -18,7 +18,6 @@
 #include <unistd.h>
 
 #include "server/http/conn.h"
-#include "server/http/disposition.h"
 #include "server/log.h"
 
 #define HEAD_MAX   (16 * 1024) /* a response head; extra fields beyond it are refused */
@@ -133,9 +132,12 @@ int reply_head(http_conn *c, http_req *r, int status, const char *ctype, int64_t
     c->keep_alive = keep_after(c);
     int rc = argot_buf_printf(&b, "HTTP/1.1 %d %s\r\n%s", status, reason(status), c->w->date);
     rc = rc ? rc : put_common(&b, c, r);
+    int no_content = status == 204 || status == 304; /* no body, so no framing fields */
     if (!rc && ctype)
         rc = argot_buf_printf(&b, "Content-Type: %s\r\n", ctype);
-    if (!rc && body_len >= 0)
+    if (!rc && no_content)
+        ;
+    else if (!rc && body_len >= 0)
         rc = argot_buf_printf(&b, "Content-Length: %" PRId64 "\r\n", body_len);
     else if (!rc)
         rc = argot_buf_puts(&b, "Transfer-Encoding: chunked\r\n");
@@ -149,7 +151,7 @@ int reply_head(http_conn *c, http_req *r, int status, const char *ctype, int64_t
     c->out.head_len = b.len;
     c->out.head_off = 0;
     c->out.head = argot_buf_detach(&b);
-    c->out.no_body = r && r->method == HTTP_HEAD;
+    c->out.no_body = (r && r->method == HTTP_HEAD) || no_content;
     return c->out.head ? 0 : -1;
 }
 
@@ -321,30 +323,27 @@ int reply_protocol_error(http_conn *c, http_req *r, int status, const char *mess
     return 0;
 }
 
-int http_reply_fd(http_req *r, int fd, uint64_t size, const char *filename)
+int http_reply_fd(http_req *r, int status, int fd, uint64_t off, uint64_t len)
 {
     if (!can_reply(r)) {
         close(fd);
         return -1;
     }
-    if (detached(r, 200, size)) {
+    if (detached(r, status, len)) {
         close(fd);
         return 0;
     }
-    char cd[4 * META_FILENAME_MAX + 64];
-    http_content_disposition(filename, cd, sizeof cd);
     http_conn *c = r->conn;
-    if (http_add_header(r, "Content-Disposition", cd) ||
-        reply_head(c, r, 200, "application/octet-stream", (int64_t)size)) {
+    if (reply_head(c, r, status, "application/octet-stream", (int64_t)len)) {
         close(fd);
         return -1;
     }
     c->out.kind = R_FD;
     c->out.fd = fd;
-    c->out.fd_off = 0;
-    c->out.fd_left = size;
-    r->status = 200;
-    r->bytes_out = size;
+    c->out.fd_off = off;
+    c->out.fd_left = len;
+    r->status = status;
+    r->bytes_out = len;
     return 0;
 }
 

@@ -48,25 +48,25 @@ int64_t http_now_ns(void)
 
 /* ---- settings ---- */
 
-static void settings_from(http_settings *s, const cfg *c)
+static void settings_from(http_settings *s, const http_config *c)
 {
-    s->lim.max_head = (size_t)c->max_head_bytes;
-    s->lim.max_target = (size_t)c->max_url_bytes;
+    s->lim.max_head = (size_t)c->max_head;
+    s->lim.max_target = (size_t)c->max_url;
     s->lim.max_fields = (unsigned)c->max_headers;
     s->max_query_params = (unsigned)c->max_query_params;
-    s->idle_ns = c->connection_timeout * 1000000000LL;
-    s->header_ns = c->header_timeout * 1000000000LL;
-    s->linger_ns = c->linger_timeout * 1000000000LL;
-    s->rate_window_ns = c->body_rate_window * 1000000000LL;
+    s->idle_ns = c->idle_s * 1000000000LL;
+    s->header_ns = c->header_s * 1000000000LL;
+    s->linger_ns = c->linger_s * 1000000000LL;
+    s->rate_window_ns = c->rate_window_s * 1000000000LL;
     s->min_body_rate = (uint64_t)c->min_body_rate;
-    s->max_discard = (uint64_t)c->max_discard_bytes;
+    s->max_discard = (uint64_t)c->max_discard;
 }
 
 /* Raises the soft descriptor limit and derives the connection limit from it. */
-static int connection_budget(const cfg *c)
+static int connection_budget(const http_config *c)
 {
     struct rlimit rl;
-    int want = (int)c->max_connections;
+    int want = c->max_connections;
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
         return want;
     if (rl.rlim_cur < rl.rlim_max) {
@@ -255,15 +255,15 @@ static void *worker_main(void *arg)
 
 /* ---- start and stop ---- */
 
-static int resolve(const cfg *c, struct sockaddr_storage *ss, socklen_t *len)
+static int resolve(const http_config *c, struct sockaddr_storage *ss, socklen_t *len)
 {
     struct addrinfo hints = {0}, *res = NULL;
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
     hints.ai_flags = AI_NUMERICSERV | AI_PASSIVE;
     char port[16], host[256];
-    snprintf(port, sizeof port, "%d", c->listen_port);
-    snprintf(host, sizeof host, "%s", c->listen_host);
+    snprintf(port, sizeof port, "%d", c->port);
+    snprintf(host, sizeof host, "%s", c->host);
     if (host[0] == '[') { /* [::1]:8080 */
         memmove(host, host + 1, strlen(host));
         char *e = strchr(host, ']');
@@ -282,7 +282,7 @@ static int resolve(const cfg *c, struct sockaddr_storage *ss, socklen_t *len)
     return 0;
 }
 
-static int open_listener(const cfg *c, int *port)
+static int open_listener(const http_config *c, int *port)
 {
     struct sockaddr_storage ss;
     socklen_t sslen;
@@ -342,16 +342,16 @@ static void server_free(http_server *s)
     free(s);
 }
 
-int http_server_start(http_server **out, app *a)
+int http_server_start(http_server **out, const http_config *cfg)
 {
     http_server *s = calloc(1, sizeof *s);
     if (!s)
         return -1;
-    s->app = a;
-    settings_from(&s->set, a->cfg);
-    s->max_conns = connection_budget(a->cfg);
-    s->lfd = open_listener(a->cfg, &s->port);
-    s->nworkers = (int)a->cfg->threads;
+    s->cfg = *cfg;
+    settings_from(&s->set, cfg);
+    s->max_conns = connection_budget(cfg);
+    s->lfd = open_listener(cfg, &s->port);
+    s->nworkers = cfg->threads;
     s->workers = calloc((size_t)s->nworkers, sizeof *s->workers);
     if (s->lfd < 0 || !s->workers) {
         server_free(s);
@@ -384,6 +384,11 @@ int http_server_port(const http_server *s)
     return s->port;
 }
 
+int http_server_inflight(const http_server *s)
+{
+    return atomic_load(&((http_server *)s)->inflight);
+}
+
 void http_server_stop(http_server *s, int grace_s)
 {
     if (!s)
@@ -392,12 +397,12 @@ void http_server_stop(http_server *s, int grace_s)
     for (int i = 0; i < s->nworkers; i++)
         wake(&s->workers[i]);
     int64_t deadline = http_now_ns() + (int64_t)grace_s * 1000000000;
-    while (atomic_load(&s->app->inflight) > 0 && http_now_ns() < deadline) {
+    while (atomic_load(&s->inflight) > 0 && http_now_ns() < deadline) {
         struct timespec ts = {0, 20 * 1000000};
         nanosleep(&ts, NULL);
     }
-    if (atomic_load(&s->app->inflight) > 0)
-        LOG(LOG_WARN, "msg=\"shutdown grace expired\" inflight=%d", atomic_load(&s->app->inflight));
+    if (atomic_load(&s->inflight) > 0)
+        LOG(LOG_WARN, "msg=\"shutdown grace expired\" inflight=%d", atomic_load(&s->inflight));
     atomic_store(&s->halt, 1);
     for (int i = 0; i < s->nworkers; i++)
         wake(&s->workers[i]);

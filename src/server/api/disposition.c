@@ -1,4 +1,4 @@
-#include "server/http/disposition.h"
+#include "server/api/disposition.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -7,7 +7,7 @@
 
 /* RFC 6266 / 5987: an ASCII fallback with unsafe characters replaced, plus filename*=UTF-8''
  * with everything outside attr-char percent-encoded. CR, LF and NUL never reach the header. */
-void http_content_disposition(const char *name, char *out, size_t cap)
+void api_content_disposition(const char *name, char *out, size_t cap)
 {
     static const char hex[] = "0123456789ABCDEF";
     argot_buf b = ARGOT_BUF_INIT(cap - 1);
