@@ -30,14 +30,23 @@ int store_recover(store *s, st_err *e)
     int reaped = rc ? rc : s->m->ops->intents_reap(s->m, s->owner, now, st_remove_blob_cb, s, e);
     if (reaped < 0)
         return reaped;
+    /* Every blob tombstone, however young: one left by this store's previous process (a crash
+     * between a delete's commit and its removal) must be gone before the server serves again.
+     * Removal is idempotent and keys are never reused, so racing a live deleter elsewhere only
+     * duplicates its work. */
+    int tombs = 0, failed = atomic_load(&s->remove_failures);
+    for (int n = BATCH; n == BATCH && atomic_load(&s->remove_failures) == failed; tombs += n)
+        if ((n = s->m->ops->blob_tombs_take(s->m, now, BATCH, st_remove_blob_cb, s, e)) < 0)
+            return n;
     /* Alone on the backends, no other writer exists: every unfinished write is a dead one's.
      * Shared, only those untouched for a long time are. (Blob times are real time.) */
     int64_t older = s->exclusive ? INT64_MAX : (int64_t)time(NULL) - STALE_WRITE_S;
     int stale = s->b->ops->reap_unfinished(s->b, older, e);
     if (stale < 0)
         return stale;
-    LOG(LOG_INFO, "msg=recovered owner=%s intents_reaped=%d temporaries_removed=%d", s->owner,
-        reaped, stale);
+    LOG(LOG_INFO,
+        "msg=recovered owner=%s intents_reaped=%d tombstones_drained=%d temporaries_removed=%d",
+        s->owner, reaped, tombs, stale);
     return ST_OK;
 }
 
@@ -50,16 +59,16 @@ static void clock_sync(store *s)
         atomic_store(&s->skew, db - (int64_t)time(NULL));
 }
 
-/* Runs take (a batch-taking op) until a batch comes back short. */
+/* Runs take (a batch-taking op) until a batch comes back short or a blob removal fails. */
 static int drain(int (*take)(store *s, int64_t now, st_err *e), store *s, int64_t now, st_err *e)
 {
-    int total = 0, n;
+    int total = 0, n, failed = atomic_load(&s->remove_failures);
     do {
         n = take(s, now, e);
         if (n < 0)
             return n;
         total += n;
-    } while (n == BATCH);
+    } while (n == BATCH && atomic_load(&s->remove_failures) == failed); /* else: next pass */
     return total;
 }
 

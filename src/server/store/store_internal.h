@@ -14,8 +14,9 @@ struct store {
     store_limits lim;
     int exclusive;
     char owner[STORE_OWNER_MAX];
-    atomic_llong skew; /* the metadata backend's clock minus ours (META_CAP_CLOCK) */
-    atomic_llong last; /* the latest time store_now returned: it never goes back */
+    atomic_llong skew;          /* the metadata backend's clock minus ours (META_CAP_CLOCK) */
+    atomic_llong last;          /* the latest time store_now returned: it never goes back */
+    atomic_int remove_failures; /* blob removals that failed (their tombstones stay) */
 };
 
 /* The batch rule: a file of purpose batch holds at most batch_max bytes (LIMIT, with the real
