@@ -5,6 +5,8 @@
 #   scripts/deps.sh --bench  what `make` and bench/run need (nginx-light, wrk, h2load, gnuplot)
 #   scripts/deps.sh --pg     what `make` and the PostgreSQL tests' server need (postgresql-15;
 #                            scripts/testsrv/pg-up.sh runs this itself when needed)
+#   scripts/deps.sh --cluster what `make` and the multi-instance tests need (haproxy and
+#                            postgresql-15; scripts/testsrv/haproxy-up.sh runs this when needed)
 # As root, missing Debian packages are installed with apt-get; otherwise the apt-get line is
 # printed and the script fails, so nothing half-works later.
 set -euo pipefail
@@ -20,12 +22,14 @@ test_pkgs+=(chromium chromium-driver)
 
 bench_pkgs=(nginx-light wrk nghttp2-client gnuplot-nox curl nodejs npm procps)
 pg_pkgs=(postgresql-15 util-linux)
+cluster_pkgs=(haproxy "${pg_pkgs[@]}")
 
 want=("${build_pkgs[@]}")
 case "$mode" in
 --build) ;;
 --bench) want+=("${bench_pkgs[@]}") ;;
 --pg) want+=("${pg_pkgs[@]}") ;;
+--cluster) want+=("${cluster_pkgs[@]}") ;;
 *) want+=("${test_pkgs[@]}") ;;
 esac
 

@@ -62,23 +62,27 @@ int store_recover(store *s, st_err *e)
     int reaped = rc ? rc : stm_intents_reap(s, now, st_remove_blob_cb, s, e);
     if (reaped < 0)
         return reaped;
+    /* Every blob tombstone, however young: one left by this store's previous process (a crash
+     * between a delete's commit and its removal) must be gone before the server serves again.
+     * Removal is idempotent and keys are never reused, so racing a live deleter elsewhere only
+     * duplicates its work. */
+    int tombs = drain(take_tombs_all, s, now, e);
+    if (tombs < 0)
+        return tombs;
     /* With no other instance alive (alone on the backends, or the only owner with a live
-     * lease), every unfinished write and every blob tombstone is a dead one's: removed now
-     * rather than after the graces the collector gives live writers and deleters. Only what is
-     * older than this moment goes, so an instance starting meanwhile loses nothing. Otherwise
-     * only writes untouched for a long time are. (Blob times are the host's.) */
+     * lease), every unfinished write is a dead one's: removed now rather than after the grace
+     * the collector gives live writers. Only what is older than this moment goes, so an
+     * instance starting meanwhile loses nothing. Otherwise only writes untouched for a long
+     * time are. (Blob times are the host's.) */
     int alone = s->exclusive || no_other_owner(s, now);
     int64_t older = s->exclusive ? INT64_MAX : alone ? host : host - STALE_WRITE_S;
     int stale = s->b->ops->reap_unfinished(s->b, older, e);
     if (stale < 0)
         return stale;
-    int tombs = alone ? drain(take_tombs_all, s, s->exclusive ? now : now - 1, e) : 0;
-    if (tombs < 0)
-        return tombs;
     LOG(LOG_INFO,
-        "msg=recovered owner=%s alone=%d intents_reaped=%d temporaries_removed=%d "
-        "tombstones_drained=%d",
-        s->owner, alone, reaped, stale, tombs);
+        "msg=recovered owner=%s alone=%d intents_reaped=%d tombstones_drained=%d "
+        "temporaries_removed=%d",
+        s->owner, alone, reaped, tombs, stale);
     return ST_OK;
 }
 
@@ -93,16 +97,18 @@ void st_clock_sync(store *s)
         atomic_store(&s->skew, db - st_host_now(s));
 }
 
-/* Runs take (a batch-taking op) until a batch comes back short. */
+/* Runs take (a batch-taking op) until a batch comes back short or a blob removal fails. */
 static int drain(int (*take)(store *s, int64_t now, st_err *e), store *s, int64_t now, st_err *e)
 {
-    int total = 0, n, rounds = 0;
-    do { /* bounded: blob tombstones whose removal keeps failing come back in every batch */
+    /* bounded: a pass stops once a blob removal fails (those tombstones stay and would come
+     * back in every batch) or after DRAIN_ROUNDS batches; the next pass goes on */
+    int total = 0, n, rounds = 0, failed = atomic_load(&s->remove_failures);
+    do {
         n = take(s, now, e);
         if (n < 0)
             return n;
         total += n;
-    } while (n == BATCH && ++rounds < DRAIN_ROUNDS);
+    } while (n == BATCH && atomic_load(&s->remove_failures) == failed && ++rounds < DRAIN_ROUNDS);
     return total;
 }
 

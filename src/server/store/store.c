@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "server/ids.h"
+#include "server/log.h"
 #include "server/store/store_internal.h"
 
 /* The operations every metadata backend must have (the optional ones are capabilities). */
@@ -239,7 +240,14 @@ int st_remove_blob_cb(const char *blob, void *ud)
 {
     store *s = ud;
     st_err e = ST_ERR_INIT;
-    if (s->b->ops->remove(s->b, blob, &e) == ST_OK)
-        stm_blob_tomb_done(s, blob, &e); /* else the collector retries it later */
+    if (s->b->ops->remove(s->b, blob, &e) == ST_OK) {
+        stm_blob_tomb_done(s, blob, &e); /* if this fails, the removal is redone */
+        return 0;
+    }
+    /* The tombstone stays: the collector retries later. Counted so drains stop for this pass
+     * instead of taking the same tombstones again. */
+    atomic_fetch_add(&s->remove_failures, 1);
+    LOG(LOG_WARN, "msg=\"blob removal failed\" blob=%s code=%s backend=%s sys=%ld message=\"%s\"",
+        blob, st_code_name(e.code), e.backend ? e.backend : "-", e.sys, e.msg);
     return 0;
 }

@@ -14,10 +14,11 @@ struct store {
     store_limits lim;
     int exclusive;
     char owner[STORE_OWNER_MAX];
-    atomic_llong skew;     /* the metadata backend's clock minus ours (META_CAP_CLOCK) */
-    atomic_llong last;     /* the latest time store_now returned: it never goes back */
-    atomic_llong retries;  /* metadata calls tried again (retry.c) */
-    atomic_llong resolved; /* of those, changes found already made by a lost attempt */
+    atomic_llong skew;          /* the metadata backend's clock minus ours (META_CAP_CLOCK) */
+    atomic_llong last;          /* the latest time store_now returned: it never goes back */
+    atomic_llong retries;       /* metadata calls tried again (retry.c) */
+    atomic_llong resolved;      /* of those, changes found already made by a lost attempt */
+    atomic_int remove_failures; /* blob removals that failed (their tombstones stay) */
 };
 
 /* ---- retries (retry.c) ----
