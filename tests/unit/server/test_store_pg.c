@@ -379,6 +379,18 @@ static void retries_are(fx *f, int64_t retries, int64_t resolved)
     assert_int_equal(v, resolved);
 }
 
+/* A change whose answer was lost after it was made: it is found made (resolved once). Whether
+ * it was tried again first depends on how long the lost attempt took (the frontend repeats only
+ * attempts that failed within a second, retry.c), which a loaded machine decides: either way the
+ * change is resolved, and never made twice (the callers count the rows). */
+static void lost_resolved(fx *f)
+{
+    int64_t r = -1, v = -1;
+    store_retry_stats(f->s, &r, &v);
+    assert_in_range(r, 0, 1);
+    assert_int_equal(v, 1);
+}
+
 static void usage_is(fx *f, int64_t used, int64_t reserved)
 {
     assert_int_equal(pg_int(f->admin, "SELECT coalesce(sum(used_bytes), 0) FROM orgs"), used);
@@ -456,7 +468,7 @@ static void test_file_commit_lost_after(void **state)
     must(ingest_commit_file(g, &mf, &e), &e, "ingest_file");
     store_ingest_free(g);
     assert_true(cut_fired());
-    retries_are(f, 1, 1);
+    lost_resolved(f);
     file_row_is(f, &mf);
     assert_int_equal(rows(f, "intents"), 0);
     usage_is(f, BODY_LEN, 0);
@@ -516,7 +528,7 @@ static void test_intent_open_lost_after(void **state)
     cut_arm(CUT_AFTER, "INSERT INTO intents");
     store_ingest *g = ingest_written(f, 0, STORE_INGEST_FILE);
     assert_true(cut_fired());
-    retries_are(f, 1, 1);
+    lost_resolved(f);
     assert_int_equal(rows(f, "intents"), 1);
     must(ingest_commit_file(g, &mf, &e), &e, "ingest_file");
     store_ingest_free(g);
@@ -556,7 +568,7 @@ static void test_file_delete_lost_after(void **state)
     cut_arm(CUT_AFTER, "DELETE FROM files");
     must(store_file_delete(f->s, ORG, mf.id, &out, &e), &e, "file_delete");
     assert_true(cut_fired());
-    retries_are(f, 1, 1);
+    lost_resolved(f);
     assert_string_equal(out.id, mf.id);
     assert_int_equal(rows(f, "files"), 0);
     assert_int_equal(rows(f, "blob_tombs"), 1);
@@ -619,7 +631,7 @@ static void test_upload_create_lost_after(void **state)
     cut_arm(CUT_AFTER, "INSERT INTO uploads");
     upload_new(f, &u, 2 * BODY_LEN);
     assert_true(cut_fired());
-    retries_are(f, 1, 1);
+    lost_resolved(f);
     assert_int_equal(rows(f, "uploads"), 1);
     assert_int_equal(pg_int(f->admin, "SELECT count(*) FROM uploads WHERE id = '%s'", u.id), 1);
 }
@@ -636,7 +648,7 @@ static void test_part_commit_lost_after(void **state)
     must(store_ingest_part(g, &u, &p, &e), &e, "ingest_part");
     store_ingest_free(g);
     assert_true(cut_fired());
-    retries_are(f, 1, 1);
+    lost_resolved(f);
     assert_int_equal(rows(f, "parts"), 1);
     assert_int_equal(pg_int(f->admin, "SELECT count(*) FROM parts WHERE id = '%s' AND blob = '%s'",
                             p.id, p.blob),
@@ -659,7 +671,7 @@ static void test_upload_complete_lost_after(void **state)
     cut_arm(CUT_AFTER, "COMMIT");
     must(store_upload_complete(f->s, ORG, u.id, ids, 2, NULL, &u, &mf, &e), &e, "complete");
     assert_true(cut_fired());
-    retries_are(f, 1, 1);
+    lost_resolved(f);
     assert_int_equal(u.status, META_UPLOAD_COMPLETED);
     assert_string_equal(u.file_id, mf.id);
     assert_int_equal(rows(f, "files"), 1);
@@ -680,7 +692,7 @@ static void test_upload_cancel_lost_after(void **state)
     cut_arm(CUT_AFTER, "COMMIT");
     must(store_upload_cancel(f->s, ORG, u.id, &out, &e), &e, "cancel");
     assert_true(cut_fired());
-    retries_are(f, 1, 1);
+    lost_resolved(f);
     assert_int_equal(out.status, META_UPLOAD_CANCELLED);
     assert_int_equal(rows(f, "parts"), 0);
     usage_is(f, 0, 0);
