@@ -8,7 +8,12 @@
 #   scripts/deps.sh --cluster what `make` and the multi-instance tests need (haproxy and
 #                            postgresql-15; scripts/testsrv/haproxy-up.sh runs this when needed)
 # As root, missing Debian packages are installed with apt-get; otherwise the apt-get line is
-# printed and the script fails, so nothing half-works later.
+# printed and the script fails, so nothing half-works later. The default mode also installs, as
+# root, the servers of the PostgreSQL and multi-instance tests (postgresql-15, haproxy), so a
+# fresh machine's `make test` runs them; where they cannot be installed (not root, no such
+# package) it says so loudly and goes on: those tests then skip (exit 77) with a notice.
+# Runs of this script (tests may start several at once) take turns at apt-get: an flock on
+# ${TMPDIR:-/tmp}/argot-deps.lock.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -24,6 +29,17 @@ bench_pkgs=(nginx-light wrk nghttp2-client gnuplot-nox curl nodejs npm procps)
 pg_pkgs=(postgresql-15 util-linux)
 cluster_pkgs=(haproxy "${pg_pkgs[@]}")
 
+# apt-get one run at a time: parallel tests (pg-up.sh, haproxy-up.sh) may all find a package
+# missing. -o: the lock is not inherited by what apt starts (a package's daemon would keep it).
+lock=${TMPDIR:-/tmp}/argot-deps.lock
+apt_get() {
+    if command -v flock >/dev/null 2>&1; then
+        flock -o "$lock" apt-get "$@"
+    else
+        apt-get "$@"
+    fi
+}
+
 want=("${build_pkgs[@]}")
 case "$mode" in
 --build) ;;
@@ -33,11 +49,10 @@ case "$mode" in
 *) want+=("${test_pkgs[@]}") ;;
 esac
 
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
 missing=()
 for p in "${want[@]}"; do
-    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
-        missing+=("$p")
-    fi
+    installed "$p" || missing+=("$p")
 done
 # A machine may carry node/npm from elsewhere than Debian: accept them if they run.
 if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
@@ -56,9 +71,29 @@ if [ ${#missing[@]} -gt 0 ]; then
     fi
     echo "argot: installing ${missing[*]}" >&2
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
+    apt_get update -qq
     # (nginx's package may start a system instance on port 80: the benchmark never uses it.)
-    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    apt_get install -y -qq --no-install-recommends -o DPkg::Lock::Timeout=300 "${missing[@]}" >/dev/null
+fi
+
+# The default mode: the test servers too, if they can be had (never a failure if not).
+if [ "$mode" = all ]; then
+    optional=()
+    for p in "${cluster_pkgs[@]}"; do
+        installed "$p" || optional+=("$p")
+    done
+    if [ ${#optional[@]} -gt 0 ] && [ "$(id -u)" -ne 0 ]; then
+        printf '\n*** argot: %s missing: the PostgreSQL and multi-instance tests will skip; as root:\n***   apt-get install -y %s\n\n' \
+            "${optional[*]}" "${optional[*]}" >&2
+    elif [ ${#optional[@]} -gt 0 ]; then
+        echo "argot: installing ${optional[*]} (the PostgreSQL and multi-instance tests)" >&2
+        export DEBIAN_FRONTEND=noninteractive
+        [ ${#missing[@]} -gt 0 ] || apt_get update -qq || true
+        apt_get install -y -qq --no-install-recommends -o DPkg::Lock::Timeout=300 \
+            "${optional[@]}" >/dev/null ||
+            printf '\n*** argot: could not install %s: the PostgreSQL and multi-instance tests will skip ***\n\n' \
+                "${optional[*]}" >&2
+    fi
 fi
 
 if [ "$mode" = all ]; then
