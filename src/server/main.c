@@ -295,6 +295,7 @@ static int run_server(int argc, char **argv, int argi)
     if (metrics_new(&a.metrics, api_route_names, ROUTE_COUNT))
         goto out;
     cfg_log_effective(&c);
+    keys_set_retries((int)c.meta_retries); /* --bootstrap-key's */
     rc = serve(&a, &c, argv[0]);
 out:
     metrics_free(a.metrics);

@@ -205,6 +205,12 @@ for sub in keys fsck migrate; do
         fi
     done
 done
+# settings keys does not use are still checked as the server checks them
+want 2 "$T/o" "$ARGOTD" keys list --meta-retries 21
+grep -q "not an integer in 0..20" "$T/o.err" || fail "--meta-retries 21: $(cat "$T/o.err")"
+want 2 "$T/o" env ARGOT_META_RETRIES=x "$ARGOTD" keys list
+want 2 "$T/o" env ARGOT_BLOB=s4://bucket "$ARGOTD" keys list
+grep -q "unknown blob backend URL 's4://bucket'" "$T/o.err" || fail "ARGOT_BLOB: $(cat "$T/o.err")"
 # the server's --help carries each subcommand's usage lines as the subcommand prints them
 want 0 "$T/main" "$ARGOTD" --help
 for sub in keys fsck migrate; do
