@@ -106,7 +106,7 @@ static int cmp_blob(const void *a, const void *b)
 static fsck_blob *find_blob(fsck_scan *sc, const char *key)
 {
     fsck_blob probe;
-    if (!blob_key_valid(key))
+    if (!sc->nblobs || !blob_key_valid(key)) /* no blobs: sc->blobs is NULL */
         return NULL;
     memcpy(probe.key, key, sizeof probe.key);
     return bsearch(&probe, sc->blobs, sc->nblobs, sizeof *sc->blobs, cmp_blob);
