@@ -189,7 +189,7 @@ for sub in keys fsck migrate; do
     grep -q "^usage: argotd $sub " "$T/h" || fail "$sub --help: $(cat "$T/h")"
     [ ! -s "$T/h.err" ] || fail "$sub --help wrote to stderr"
     # the options of the usage lines and of the option list ("  --x ..."), not of the prose
-    for opt in $(grep -E '^(usage: |       |  --)' "$T/h" | grep -o -- '--[a-z][a-z-]*' | sort -u); do
+    for opt in $(grep -E '^(usage: |       |  --)' "$T/h" | grep -o -- '--[a-z][a-z0-9-]*' | sort -u); do
         [ "$opt" = --help ] && continue
         case $sub in
         keys) cmd=(keys list "$opt" 1) ;;
