@@ -3,6 +3,8 @@
 #   scripts/deps.sh          build + test dependencies (Debian packages, npm packages for tests)
 #   scripts/deps.sh --build  only what `make` needs
 #   scripts/deps.sh --bench  what `make` and bench/run need (nginx-light, wrk, h2load, gnuplot)
+#   scripts/deps.sh --s3     what `make` and the S3 tests' server need (OpenStack Swift with
+#                            s3api; scripts/testsrv/swift-up.sh runs this itself when needed)
 # As root, missing Debian packages are installed with apt-get; otherwise the apt-get line is
 # printed and the script fails, so nothing half-works later.
 set -euo pipefail
@@ -15,11 +17,13 @@ build_pkgs=(build-essential cmake pkg-config libmicrohttpd-dev libsqlite3-dev li
 test_pkgs=(libcmocka-dev nodejs npm curl sqlite3 clang libclang-rt-14-dev)
 
 bench_pkgs=(nginx-light wrk nghttp2-client gnuplot-nox curl nodejs npm procps)
+s3_pkgs=(swift-proxy swift-object swift-account swift-container python3 curl util-linux)
 
 want=("${build_pkgs[@]}")
 case "$mode" in
 --build) ;;
 --bench) want+=("${bench_pkgs[@]}") ;;
+--s3) want+=("${s3_pkgs[@]}") ;;
 *) want+=("${test_pkgs[@]}") ;;
 esac
 
