@@ -306,7 +306,7 @@ int s3_xfer_start(s3_xfer *x)
     return curl_multi_add_handle(x->k->multi, x->k->easy) == CURLM_OK ? 0 : -1;
 }
 
-int s3_xfer_step(s3_xfer *x, int timeout_ms, CURLcode *done)
+int s3_xfer_step(s3_xfer *x, CURLcode *done)
 {
     int running = 0, left = 0;
     CURLMsg *m;
@@ -322,9 +322,12 @@ int s3_xfer_step(s3_xfer *x, int timeout_ms, CURLcode *done)
             return 1;
         }
     }
-    if (running && timeout_ms > 0)
-        curl_multi_poll(x->k->multi, NULL, 0, timeout_ms, NULL);
     return 0;
+}
+
+void s3_xfer_wait(s3_xfer *x, int timeout_ms)
+{
+    curl_multi_poll(x->k->multi, NULL, 0, timeout_ms, NULL);
 }
 
 void s3_xfer_resume(s3_xfer *x)
@@ -337,8 +340,8 @@ CURLcode s3_xfer_run(s3_xfer *x)
     CURLcode cc = CURLE_OK;
     if (s3_xfer_start(x) != 0)
         return CURLE_FAILED_INIT;
-    while (!s3_xfer_step(x, 1000, &cc))
-        ;
+    while (!s3_xfer_step(x, &cc))
+        s3_xfer_wait(x, 1000);
     return cc;
 }
 

@@ -84,10 +84,11 @@ typedef struct s3_xfer s3_xfer;
 s3_status s3_xfer_new(s3_xfer **out, s3_client *c, s3_conn *k, s3_req *r, s3_error *err);
 /* Runs the transfer to its end (blocking). */
 CURLcode s3_xfer_run(s3_xfer *x);
-/* Or step by step: start, then step until it returns 1 (*done set to the result); a step
- * waits up to timeout_ms for the socket when nothing was ready. */
+/* Or step by step: start, then step (no waiting) until it returns 1 (*done set to the
+ * result), waiting between steps for the socket (up to timeout_ms) when nothing else moves. */
 int s3_xfer_start(s3_xfer *x);
-int s3_xfer_step(s3_xfer *x, int timeout_ms, CURLcode *done);
+int s3_xfer_step(s3_xfer *x, CURLcode *done);
+void s3_xfer_wait(s3_xfer *x, int timeout_ms);
 /* Resumes a transfer paused by S3_WRITE_PAUSE. */
 void s3_xfer_resume(s3_xfer *x);
 /* Turns the finished transfer's result into a status (also reads the XML error body). */

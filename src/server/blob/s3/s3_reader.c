@@ -114,7 +114,7 @@ static s3_status pump(s3_reader *r, int until, s3_error *e)
     CURLcode cc = CURLE_OK;
     long status = 0;
     while (!r->done) {
-        if (s3_xfer_step(r->x, 1000, &cc)) {
+        if (s3_xfer_step(r->x, &cc)) {
             r->done = 1;
             s3_status rc = s3_xfer_result(r->x, cc, e);
             end_transfer(r, cc != CURLE_OK);
@@ -127,6 +127,7 @@ static s3_status pump(s3_reader *r, int until, s3_error *e)
         curl_easy_getinfo(r->k->easy, CURLINFO_RESPONSE_CODE, &status);
         if (until == UNTIL_HEADERS && r->req.headers_done && status >= 200 && status < 300)
             return S3_OK;
+        s3_xfer_wait(r->x, 1000);
     }
     return S3_OK;
 }
