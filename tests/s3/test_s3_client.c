@@ -437,18 +437,24 @@ static void uploads_paged_and_reaped(void **state)
     }
     uploads_seen u = {0};
     s3_page page;
-    char km[S3R_KEY_MAX + 1] = "", im[S3R_TOKEN_MAX + 1] = "";
-    int pages = 0;
-    do {
-        OK(s3_mpu_list_uploads(c, NULL, km, im, 2, upload_cb, &u, &page, &e_));
-        pages++;
-        snprintf(km, sizeof km, "%s", page.next_key_marker);
-        snprintf(im, sizeof im, "%s", page.next_upload_id_marker);
-    } while (page.truncated);
-    assert_int_equal(pages, 3);
-    assert_int_equal(u.n, 5);
-    assert_string_equal(u.keys[0], "u0");
-    assert_string_equal(u.keys[4], "u4");
+    /* Pages of 2, and of 1 (where Swift sends empty next markers: the last entry's serve). */
+    for (int per_page = 2; per_page >= 1; per_page--) {
+        char km[S3R_KEY_MAX + 1] = "", im[S3R_TOKEN_MAX + 1] = "";
+        int pages = 0;
+        memset(&u, 0, sizeof u);
+        do {
+            OK(s3_mpu_list_uploads(c, NULL, km, im, per_page, upload_cb, &u, &page, &e_));
+            pages++;
+            assert_true(page.count <= (size_t)per_page);
+            snprintf(km, sizeof km, "%s", page.next_key_marker);
+            snprintf(im, sizeof im, "%s", page.next_upload_id_marker);
+        } while (page.truncated && pages < 10);
+        /* Swift may call the page with the last upload truncated: one empty page follows. */
+        assert_true(pages == (per_page == 2 ? 3 : 5) || (per_page == 1 && pages == 6));
+        assert_int_equal(u.n, 5);
+        assert_string_equal(u.keys[0], "u0");
+        assert_string_equal(u.keys[4], "u4");
+    }
 
     size_t aborted = 99;
     OK(s3_reap_uploads(c, NULL, 3600, &aborted, &e_));

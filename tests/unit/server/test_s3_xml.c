@@ -222,18 +222,35 @@ static s3r *decode(s3r_kind kind, const char *body, entries *x, int *rc)
     return r;
 }
 
-/* As Swift 2.30's s3api answered (recorded from the test server). */
+/* Swift 2.30's s3api answers, recorded from the server the S3 tests start (curl with a
+ * signature from tests/s3/s3bench). */
 static const char swift_list_v2[] =
-    "<?xml version='1.0' encoding='UTF-8'?>\n"
-    "<ListBucketResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Name>argot</Name>"
-    "<Prefix>t/</Prefix><MaxKeys>2</MaxKeys><IsTruncated>true</IsTruncated>"
-    "<Contents><Key>t/a&amp;b</Key><LastModified>2026-12-01T21:08:47.123Z</LastModified>"
-    "<ETag>\"5eb63bbbe01eeed093cb22bb8f5acdc3\"</ETag><Size>11</Size>"
-    "<StorageClass>STANDARD</StorageClass></Contents>"
-    "<Contents><Key>t/c</Key><LastModified>2026-12-01T21:08:48.000Z</LastModified>"
-    "<ETag>\"d41d8cd98f00b204e9800998ecf8427e\"</ETag><Size>0</Size></Contents>"
-    "<KeyCount>2</KeyCount><NextContinuationToken>dC9j</NextContinuationToken>"
-    "</ListBucketResult>";
+    "<?xml version='1.0' encoding='UTF-8'?>\n<ListBucketResult "
+    "xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Name>argot</Name><Prefix>t/</Prefix>"
+    "<NextContinuationToken>dC9j</NextContinuationToken><KeyCount>2</KeyCount><MaxKeys>2"
+    "</MaxKeys><IsTruncated>true</IsTruncated><Contents><Key>t/a&amp;b</Key><LastModified>"
+    "2026-12-01T21:08:47.000Z</LastModified><ETag>\"5d41402abc4b2a76b9719d911017c592\"</ETag>"
+    "<Size>5</Size><StorageClass>STANDARD</StorageClass></Contents><Contents><Key>t/c</Key>"
+    "<LastModified>2026-12-01T21:52:14.000Z</LastModified><ETag>"
+    "\"5d41402abc4b2a76b9719d911017c592\"</ETag><Size>0</Size><StorageClass>STANDARD"
+    "</StorageClass></Contents></ListBucketResult>";
+
+/* A page of one upload, truncated, with empty next markers (as Swift sends it). */
+static const char swift_uploads_one[] =
+    "<?xml version='1.0' encoding='UTF-8'?>\n<ListMultipartUploadsResult "
+    "xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Bucket>argot</Bucket><KeyMarker>"
+    "</KeyMarker><UploadIdMarker></UploadIdMarker><NextKeyMarker></NextKeyMarker>"
+    "<NextUploadIdMarker></NextUploadIdMarker><MaxUploads>1</MaxUploads><IsTruncated>true"
+    "</IsTruncated><Upload><Key>p/k1</Key><UploadId>MGI4Njg4ZDctM2NkNy00YTNkLWE2NzAtZjg5OGE2YT"
+    "JlZGIy</UploadId><Initiator><ID>test:tester</ID><DisplayName>test:tester</DisplayName>"
+    "</Initiator><Owner><ID>test:tester</ID><DisplayName>test:tester</DisplayName></Owner>"
+    "<StorageClass>STANDARD</StorageClass><Initiated>2026-12-01T21:52:14.000Z</Initiated>"
+    "</Upload></ListMultipartUploadsResult>";
+
+static const char swift_no_such_key[] =
+    "<?xml version='1.0' encoding='UTF-8'?>\n<Error><Code>NoSuchKey</Code><Message>The "
+    "specified key does not exist.</Message><RequestId>tx33983679628845a4ac3ea-006b0f418d"
+    "</RequestId><Key>nokey</Key></Error>";
 
 static void list_objects(void **state)
 {
@@ -246,9 +263,9 @@ static void list_objects(void **state)
     assert_string_equal(r->next_token, "dC9j");
     assert_int_equal(x.n, 2);
     assert_string_equal(x.keys[0], "t/a&b");
-    assert_int_equal(x.sizes[0], 11);
+    assert_int_equal(x.sizes[0], 5);
     assert_int_equal(x.times[0], 1796159327);
-    assert_string_equal(x.etags[0], "\"5eb63bbbe01eeed093cb22bb8f5acdc3\"");
+    assert_string_equal(x.etags[0], "\"5d41402abc4b2a76b9719d911017c592\"");
     assert_string_equal(x.keys[1], "t/c");
     assert_int_equal(x.sizes[1], 0);
     free(r);
@@ -289,7 +306,19 @@ static void list_uploads_and_parts(void **state)
         "<Initiated>2026-12-01T21:08:47.000Z</Initiated></Upload><Upload><Key>p/k2</Key>"
         "<UploadId>MmE0</UploadId><Initiated>2026-12-01T21:09:00Z</Initiated></Upload>"
         "</ListMultipartUploadsResult>";
-    s3r *r = decode(S3R_LIST_UPLOADS, uploads, &x, &rc);
+    s3r *r = decode(S3R_LIST_UPLOADS, swift_uploads_one, &x, &rc);
+    assert_int_equal(rc, S3R_OK);
+    assert_int_equal(x.n, 1);
+    assert_true(r->truncated);
+    assert_string_equal(r->next_key_marker, "p/k1"); /* from the last entry */
+    assert_string_equal(r->next_upload_id_marker, x.ids[0]);
+    free(r);
+    r = decode(S3R_ERROR, swift_no_such_key, &x, &rc);
+    assert_int_equal(rc, S3R_OK);
+    assert_string_equal(r->code, "NoSuchKey");
+    assert_string_equal(r->message, "The specified key does not exist.");
+    free(r);
+    r = decode(S3R_LIST_UPLOADS, uploads, &x, &rc);
     assert_int_equal(rc, S3R_OK);
     assert_int_equal(x.n, 2);
     assert_string_equal(x.keys[0], "p/k1");

@@ -46,9 +46,11 @@ static int sink(const char *p, size_t len, void *ud)
         r->stash = ns;
         r->stash_cap = rest;
     }
-    memcpy(r->dst + r->dst_len, p, n);
+    if (n) /* no buffer (n 0) while opening */
+        memcpy(r->dst + r->dst_len, p, n);
     r->dst_len += n;
-    memcpy(r->stash, p + n, rest);
+    if (rest)
+        memcpy(r->stash, p + n, rest);
     r->stash_len = rest;
     r->stash_off = 0;
     r->received += len;
@@ -195,7 +197,8 @@ static size_t take_stash(s3_reader *r, char *buf, size_t cap)
 {
     size_t n = r->stash_len - r->stash_off;
     n = n < cap ? n : cap;
-    memcpy(buf, r->stash + r->stash_off, n);
+    if (n)
+        memcpy(buf, r->stash + r->stash_off, n);
     r->stash_off += n;
     return n;
 }

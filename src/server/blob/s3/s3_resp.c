@@ -340,12 +340,29 @@ static int required_values_set(const s3r *r, unsigned need)
     return !(need & H_DOC_KEY_MARKER) || r->next_key_marker[0];
 }
 
+/* A truncated page without next markers continues after its last entry, which is what the
+ * markers mean (Swift 2.30 sends them empty when a page holds a single upload). */
+static void markers_from_last_entry(s3r *r)
+{
+    if (r->is_error || !r->truncated || r->entries == 0)
+        return;
+    if (r->kind == S3R_LIST_UPLOADS && !r->next_key_marker[0]) {
+        memcpy(r->next_key_marker, r->cur.key, sizeof r->next_key_marker);
+        memcpy(r->next_upload_id_marker, r->cur.upload_id, sizeof r->next_upload_id_marker);
+        r->have |= H_DOC_KEY_MARKER | H_DOC_ID_MARKER;
+    } else if (r->kind == S3R_LIST_PARTS && r->next_part_marker == 0) {
+        r->next_part_marker = r->cur.part_number;
+        r->have |= H_DOC_PART_MARKER;
+    }
+}
+
 int s3r_finish(s3r *r)
 {
     if (r->status != S3R_OK)
         return r->status;
     if (s3x_finish(&r->x) != S3X_OK)
         return set_status(r, S3R_E_XML);
+    markers_from_last_entry(r);
     if (r->kind == S3R_ERROR && !r->is_error)
         return set_status(r, S3R_E_SHAPE);
     unsigned need = doc_required(r);
