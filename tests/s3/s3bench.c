@@ -63,9 +63,16 @@ static int sign(s3_client *c, const char *method, const char *key, char *query)
     if (s3_build_path(c, strcmp(key, "-") ? key : NULL, &path) != S3_OK ||
         s3_sigv4_canonical_query(&q, kv, n) != S3_SIGV4_OK)
         return 1;
-    s3_sigv4_request r = {.method = method, .host = c->host, .path = path.ptr, .query = kv,
-                          .nquery = n, .payload_hash = S3_UNSIGNED_PAYLOAD, .amz_date = date,
-                          .region = c->region, .service = "s3", .access_key = c->access_key,
+    s3_sigv4_request r = {.method = method,
+                          .host = c->host,
+                          .path = path.ptr,
+                          .query = kv,
+                          .nquery = n,
+                          .payload_hash = S3_UNSIGNED_PAYLOAD,
+                          .amz_date = date,
+                          .region = c->region,
+                          .service = "s3",
+                          .access_key = c->access_key,
                           .secret_key = c->secret_key};
     if (s3_sigv4_authorization(&auth, &r) != S3_SIGV4_OK)
         return 1;
@@ -130,8 +137,7 @@ int main(int argc, char **argv)
     cfg.endpoint = argv[2];
     cfg.bucket = argv[3];
     cfg.access_key = getenv("AWS_ACCESS_KEY_ID") ? getenv("AWS_ACCESS_KEY_ID") : "test:tester";
-    cfg.secret_key = getenv("AWS_SECRET_ACCESS_KEY") ? getenv("AWS_SECRET_ACCESS_KEY")
-                                                      : "testing";
+    cfg.secret_key = getenv("AWS_SECRET_ACCESS_KEY") ? getenv("AWS_SECRET_ACCESS_KEY") : "testing";
     if (getenv("S3BENCH_PART_MIB")) /* the writer's part size, default 8 */
         cfg.part_size = strtoull(getenv("S3BENCH_PART_MIB"), NULL, 10) << 20;
     cfg.memory_budget = cfg.part_size;

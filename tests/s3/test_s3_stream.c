@@ -329,6 +329,46 @@ static void reader_edges(void **state)
     assert_int_equal(read_check(cli, "r/k", 0, 1, 1, 16), 1);
 }
 
+static void swift_ctl(const char *what, const char *server)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "%s/scripts/testsrv/swift-ctl.sh %s %s %s", ARGOT_SOURCE_DIR,
+             getenv("ARGOT_S3_TEST_DIR"), what, server);
+    assert_int_equal(system(cmd), 0);
+}
+
+/* The proxy dies in the middle of a download and comes back: the reader resumes from the
+ * byte it stopped at (Range + If-Match) and the bytes are exact. */
+static void reader_resumes_after_a_broken_connection(void **state)
+{
+    uint64_t len = 64 * MiB, size = 0, pos = 0;
+    char *buf = malloc(1 << 16);
+    size_t got;
+    s3_reader *r;
+    s3_config cfg = s3t_config(bucket);
+    cfg.part_size = 64 * MiB; /* one PutObject */
+    cfg.memory_budget = 64 * MiB;
+    s3_client *c = s3t_client(&cfg);
+    char etag[S3R_ETAG_MAX + 1];
+    write_object(c, "resume/k", len, 1 << 16, 30, etag);
+    OK(s3_reader_open(&r, c, "resume/k", 0, S3_TO_END, &size, &e_));
+    OK(s3_reader_read(r, buf, 1 << 16, &got, &e_));
+    assert_true(s3t_check(buf, 0, got, 30));
+    pos += got;
+    swift_ctl("stop", "proxy"); /* the connection breaks with most of the body unsent */
+    swift_ctl("start", "proxy");
+    do {
+        OK(s3_reader_read(r, buf, 1 << 16, &got, &e_));
+        if (!s3t_check(buf, pos, got, 30))
+            fail_msg("bytes at %llu differ after the resume", (unsigned long long)pos);
+        pos += got;
+    } while (got > 0);
+    assert_int_equal(pos, len);
+    s3_reader_close(r);
+    s3_client_free(c);
+    free(buf);
+}
+
 static void compose_copy_and_merge(void **state)
 {
     char etag[S3R_ETAG_MAX + 1];
@@ -365,10 +405,14 @@ int main(void)
     if (!s3t_endpoint())
         return 77;
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(small_object_is_one_put), cmocka_unit_test(large_object_is_multipart),
-        cmocka_unit_test(half_gib_round_trip),     cmocka_unit_test(failed_part_aborts),
-        cmocka_unit_test(memory_budget),           cmocka_unit_test(reader_edges),
+        cmocka_unit_test(small_object_is_one_put),
+        cmocka_unit_test(large_object_is_multipart),
+        cmocka_unit_test(half_gib_round_trip),
+        cmocka_unit_test(failed_part_aborts),
+        cmocka_unit_test(memory_budget),
+        cmocka_unit_test(reader_edges),
         cmocka_unit_test(compose_copy_and_merge),
+        cmocka_unit_test(reader_resumes_after_a_broken_connection),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -122,8 +122,7 @@ static void host_of(const s3_config *cfg, const char *scheme, const char *host, 
     argot_buf p = ARGOT_BUF_INIT(1024);
     assert_int_equal(s3_build_path(c, "k y", &p), S3_OK);
     char want[256];
-    snprintf(want, sizeof want, "%s%s%sk%%20y", virt ? "/" : "/argot-data/",
-             c->prefix, "");
+    snprintf(want, sizeof want, "%s%s%sk%%20y", virt ? "/" : "/argot-data/", c->prefix, "");
     assert_string_equal(p.ptr, want);
     argot_buf_free(&p);
     s3_client_free(c);
@@ -234,7 +233,7 @@ static void budget(void **state)
     uint64_t used, peak;
     assert_int_equal(s3_budget_init(&b, 10), 0);
     assert_int_equal(s3_budget_acquire(&b, 6, 0), 0);
-    assert_int_equal(s3_budget_acquire(&b, 5, 0), -1); /* 4 left */
+    assert_int_equal(s3_budget_acquire(&b, 5, 0), -1);     /* 4 left */
     assert_int_equal(s3_budget_acquire(&b, 11, 1000), -1); /* more than the whole */
     assert_int_equal(s3_budget_acquire(&b, 4, 0), 0);
     assert_int_equal(s3_budget_acquire(&b, 1, 20), -1); /* waits 20 ms, then gives up */
@@ -266,8 +265,8 @@ static void budget(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(retry_rule),     cmocka_unit_test(error_record),
-        cmocka_unit_test(config_checks),  cmocka_unit_test(addressing),
+        cmocka_unit_test(retry_rule),      cmocka_unit_test(error_record),
+        cmocka_unit_test(config_checks),   cmocka_unit_test(addressing),
         cmocka_unit_test(config_from_env), cmocka_unit_test(compose_rule),
         cmocka_unit_test(budget),
     };
