@@ -168,6 +168,24 @@ long s3t_rss_peak(void)
     return status_kb("VmHWM:");
 }
 
+#if defined(__SANITIZE_THREAD__)
+#define S3T_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define S3T_TSAN 1
+#endif
+#endif
+
+int s3t_rss_meaningful(void)
+{
+#ifdef S3T_TSAN
+    printf("*** RSS bound not checked: ThreadSanitizer's shadow memory counts in the RSS ***\n");
+    return 0;
+#else
+    return 1;
+#endif
+}
+
 double s3t_now(void)
 {
     struct timespec ts;

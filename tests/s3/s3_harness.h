@@ -38,7 +38,34 @@ int s3t_check(const void *buf, uint64_t offset, size_t len, uint64_t seed);
 long s3t_rss_reset(void);
 /* The peak RSS since the last reset, in KiB. */
 long s3t_rss_peak(void);
+/* 1 when RSS says something about this code's memory: not under ThreadSanitizer, whose shadow
+ * memory (several times what the program touches) is counted in it. Prints a notice if not. */
+int s3t_rss_meaningful(void);
 /* Seconds on the monotonic clock. */
 double s3t_now(void);
+
+/*
+ * A TCP proxy on 127.0.0.1 in front of the test Swift, run by its own thread, to put faults
+ * where a test wants them: it can hold requests (they stay in flight for the client, and
+ * Swift sees nothing of them until they are released, so no timeout of Swift's ends them)
+ * and reset a connection (RST to the client).
+ */
+typedef struct s3t_proxy s3t_proxy;
+s3t_proxy *s3t_proxy_start(void);
+void s3t_proxy_stop(s3t_proxy *p);
+/* "http://127.0.0.1:PORT" of the proxy. */
+const char *s3t_proxy_endpoint(const s3t_proxy *p);
+/* min_body > 0: from now on, requests whose Content-Length is at least min_body are held
+ * whole (the proxy keeps 64 KiB of each and stops reading, so the client's send blocks);
+ * smaller ones go through. 0: release them all, in order. */
+void s3t_proxy_hold(s3t_proxy *p, uint64_t min_body);
+/* Requests held now (one per connection). */
+int s3t_proxy_held(s3t_proxy *p);
+/* Resets one connection holding a request (and its side to Swift); 1 if there was one.
+ * Returns once done. */
+int s3t_proxy_reset_one(s3t_proxy *p);
+/* Waits (polling, up to 2 minutes: a hang guard, not a timing check) until pred(ud) is true;
+ * fails the test with what otherwise. */
+void s3t_wait_until(int (*pred)(void *ud), void *ud, const char *what);
 
 #endif

@@ -9,7 +9,9 @@
  *        QUERY is "a=1&b" with plain values
  *   s3bench write ENDPOINT BUCKET KEY MIB     streams MIB MiB through the writer
  *   s3bench read ENDPOINT BUCKET KEY          streams the object through the reader
- * write and read print "SECONDS PEAK_RSS_KIB". S3BENCH_PART_MIB sets the part size (8).
+ * write and read print "SECONDS PEAK_RSS_KIB". S3BENCH_PART_MIB sets the part size and
+ * S3BENCH_INFLIGHT the parts in flight (the client's defaults otherwise); the budget is one
+ * writer's worth (part size x parts in flight).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +21,7 @@
 
 #include "server/blob/s3/s3_internal.h"
 #include "server/blob/s3/s3_stream.h"
+#include "server/log.h"
 
 static double now(void)
 {
@@ -134,13 +137,17 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: s3bench mkbucket|sign|write|read ENDPOINT BUCKET ...\n");
         return 2;
     }
+    /* No start line per run; S3BENCH_DEBUG=1: a line per request (op, bytes, ms) */
+    log_level_current = getenv("S3BENCH_DEBUG") ? LOG_DEBUG : LOG_WARN;
     cfg.endpoint = argv[2];
     cfg.bucket = argv[3];
     cfg.access_key = getenv("AWS_ACCESS_KEY_ID") ? getenv("AWS_ACCESS_KEY_ID") : "test:tester";
     cfg.secret_key = getenv("AWS_SECRET_ACCESS_KEY") ? getenv("AWS_SECRET_ACCESS_KEY") : "testing";
-    if (getenv("S3BENCH_PART_MIB")) /* the writer's part size, default 8 */
+    if (getenv("S3BENCH_PART_MIB")) /* the writer's part size */
         cfg.part_size = strtoull(getenv("S3BENCH_PART_MIB"), NULL, 10) << 20;
-    cfg.memory_budget = cfg.part_size;
+    if (getenv("S3BENCH_INFLIGHT")) /* the writer's parts in flight */
+        cfg.parts_in_flight = atoi(getenv("S3BENCH_INFLIGHT"));
+    cfg.memory_budget = cfg.part_size * (uint64_t)cfg.parts_in_flight; /* one writer's worth */
     s3_error_clear(&e);
     if (s3_client_new(&c, &cfg, &e) != S3_OK)
         return die("client", &e);

@@ -1,15 +1,18 @@
 /*
  * The S3 client (src/server/blob/s3/) against a real OpenStack Swift with s3api: every
  * operation, the error record (HTTP status, S3 Code, curl code, retryable) on real failures
- * (missing bucket, wrong credentials, refused and stalled connections, a storage server down),
+ * (missing bucket, wrong credentials, refused and stalled connections, a storage server down,
+ * a kept-alive connection dying under a request, which curl sends again from memory),
  * paging past one page, idempotent deletes and aborts, the reaper, virtual-hosted addressing,
  * and that no credential ever reaches the log.
  */
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -517,6 +520,66 @@ static void network_failures_are_retryable(void **state)
     close(fd);
 }
 
+typedef struct putter {
+    s3_client *c;
+    const char *key, *data;
+    size_t len;
+    s3t_proxy *px;
+    s3_status rc;
+    s3_error e;
+    atomic_int finished;
+} putter;
+
+static void *put_thread(void *ud)
+{
+    putter *p = ud;
+    s3_error_clear(&p->e);
+    p->rc = s3_put_object(p->c, p->key, p->data, p->len, NULL, &p->e);
+    atomic_store(&p->finished, 1);
+    return NULL;
+}
+
+static int held_or_finished(void *ud)
+{
+    putter *p = ud;
+    return s3t_proxy_held(p->px) == 1 || atomic_load(&p->finished);
+}
+
+/* A kept-alive connection that dies before the answer (the proxy resets it with the request
+ * held): curl sends the request again on a fresh connection by itself, rewinding the body in
+ * memory (with max_retries 0 no retry of ours could have saved it). */
+static void dead_reused_connection_resent_from_memory(void **state)
+{
+    s3t_proxy *px = s3t_proxy_start();
+    s3_config cfg = s3t_config(bucket);
+    cfg.endpoint = s3t_proxy_endpoint(px);
+    cfg.max_retries = 0;
+    s3_client *c = s3t_client(&cfg);
+    size_t len = 1 << 20;
+    char *data = malloc(len), *back = malloc(len);
+    pthread_t th;
+    s3t_fill(data, 0, len, 60);
+    OK(s3_put_object(c, "reuse/first", "x", 1, NULL, &e_)); /* leaves a kept-alive connection */
+    s3t_proxy_hold(px, 1 << 20);                            /* the 1 MiB PUT, not the first */
+    putter p = {.c = c, .key = "reuse/k", .data = data, .len = len, .px = px};
+    assert_int_equal(pthread_create(&th, NULL, put_thread, &p), 0);
+    s3t_wait_until(held_or_finished, &p, "the PUT held on the reused connection");
+    assert_true(s3t_proxy_reset_one(px));
+    s3t_wait_until(held_or_finished, &p, "curl sending the PUT again on a fresh connection");
+    s3t_proxy_hold(px, 0);
+    assert_int_equal(pthread_join(th, NULL), 0);
+    if (p.rc != S3_OK)
+        fail_msg("PUT after the reset: %s", p.e.message);
+    sink s = {back, 0, len, 0};
+    get_all("reuse/k", 0, S3_TO_END, &s);
+    assert_int_equal(s.len, len);
+    assert_true(s3t_check(back, 0, len, 60));
+    s3_client_free(c);
+    s3t_proxy_stop(px);
+    free(data);
+    free(back);
+}
+
 static void swift_ctl(const char *what, const char *server)
 {
     char cmd[2048];
@@ -622,6 +685,7 @@ int main(void)
         cmocka_unit_test(multipart_refusals),
         cmocka_unit_test(uploads_paged_and_reaped),
         cmocka_unit_test(network_failures_are_retryable),
+        cmocka_unit_test(dead_reused_connection_resent_from_memory),
         cmocka_unit_test(server_down_is_retryable),
         cmocka_unit_test(virtual_hosted),
         cmocka_unit_test(credentials_never_logged),

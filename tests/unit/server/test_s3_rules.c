@@ -2,7 +2,8 @@
  * The S3 client's rules that need no server: the retry classification, the error record's
  * first-failure-wins, configuration checks and defaults (from the environment too), the
  * addressing (path-style with an endpoint, virtual-hosted for AWS), the compose rule, and the
- * writers' memory budget under real threads.
+ * writers' memory budget under real threads (its extra grants yield to waiters), the upload
+ * pool (what runs, what waits, what is taken back) and its settings.
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 #include <curl/curl.h>
@@ -37,6 +39,7 @@ static void retry_rule(void **state)
     assert_true(s3_retryable(0, NULL, CURLE_SEND_ERROR));
     assert_true(s3_retryable(0, NULL, CURLE_GOT_NOTHING));
     assert_true(s3_retryable(0, NULL, CURLE_PARTIAL_FILE));
+    assert_true(s3_retryable(0, NULL, CURLE_SEND_FAIL_REWIND));
     assert_false(s3_retryable(403, "SignatureDoesNotMatch", 0));
     assert_false(s3_retryable(403, "RequestTimeTooSkewed", 0));
     assert_false(s3_retryable(404, "NoSuchKey", 0));
@@ -262,13 +265,144 @@ static void budget(void **state)
     s3_budget_destroy(&b);
 }
 
+typedef struct extra_waiter {
+    s3_budget *b;
+    int rc;
+} extra_waiter;
+
+static void *wait_for_five(void *ud)
+{
+    extra_waiter *t = ud;
+    t->rc = s3_budget_acquire(t->b, 5, 60000);
+    return NULL;
+}
+
+static void spin_until_contended(s3_budget *b, int want)
+{
+    struct timespec ts = {0, 1000000};
+    for (int i = 0; i < 120000 && s3_budget_contended(b) != want; i++)
+        nanosleep(&ts, NULL);
+    assert_int_equal(s3_budget_contended(b), want);
+}
+
+/* A writer that holds room takes more only when it is free now and nobody waits for any. */
+static void budget_extra_yields_to_waiters(void **state)
+{
+    s3_budget b;
+    pthread_t th;
+    assert_int_equal(s3_budget_init(&b, 10), 0);
+    assert_int_equal(s3_budget_acquire_extra(&b, 6), 0);
+    assert_int_equal(s3_budget_acquire_extra(&b, 5), -1); /* 4 left */
+    extra_waiter t = {&b, 1};
+    assert_int_equal(pthread_create(&th, NULL, wait_for_five, &t), 0);
+    spin_until_contended(&b, 1);
+    assert_int_equal(s3_budget_acquire_extra(&b, 3), -1); /* room, but someone waits */
+    s3_budget_release(&b, 6);
+    assert_int_equal(pthread_join(th, NULL), 0);
+    assert_int_equal(t.rc, 0);
+    assert_false(s3_budget_contended(&b));
+    assert_int_equal(s3_budget_acquire_extra(&b, 3), 0); /* 5 + 3 */
+    s3_budget_release(&b, 8);
+    s3_budget_destroy(&b);
+}
+
+/* Tasks of the upload pool that block until a gate opens: what runs, what waits, and what
+ * can be taken back, all decided by the test. */
+typedef struct gated {
+    s3_task task;
+    pthread_mutex_t *lock;
+    pthread_cond_t *cond;
+    int *open, *started, ran;
+} gated;
+
+static void run_gated(s3_task *t)
+{
+    gated *g = (gated *)t;
+    pthread_mutex_lock(g->lock);
+    (*g->started)++;
+    pthread_cond_broadcast(g->cond);
+    while (!*g->open)
+        pthread_cond_wait(g->cond, g->lock);
+    g->ran++;
+    pthread_mutex_unlock(g->lock);
+}
+
+static void pool_runs_and_takes_back(void **state)
+{
+    pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
+    int open = 0, started = 0;
+    s3_pool p;
+    s3_pool_counters k;
+    gated g[5];
+    assert_int_equal(s3_pool_init(&p, 2), 0);
+    for (int i = 0; i < 5; i++) {
+        g[i] = (gated){{NULL, run_gated}, &lock, &cond, &open, &started, 0};
+        assert_int_equal(s3_pool_submit(&p, &g[i].task), 0);
+    }
+    pthread_mutex_lock(&lock);
+    while (started < 2) /* two threads, each blocked in one task */
+        pthread_cond_wait(&cond, &lock);
+    pthread_mutex_unlock(&lock);
+    s3_pool_stats(&p, &k);
+    assert_int_equal(k.threads, 2);
+    assert_int_equal(k.running, 2);
+    assert_int_equal(k.queued, 3);
+    assert_int_equal(s3_pool_remove(&p, &g[0].task), 0); /* running: cannot be taken back */
+    assert_int_equal(s3_pool_remove(&p, &g[3].task), 1); /* queued: taken back */
+    assert_int_equal(s3_pool_remove(&p, &g[3].task), 0);
+    assert_int_equal(s3_pool_remove(&p, &g[4].task), 1); /* the tail */
+    pthread_mutex_lock(&lock);
+    open = 1;
+    pthread_cond_broadcast(&cond);
+    pthread_mutex_unlock(&lock);
+    s3_pool_destroy(&p); /* joins once the queue is empty */
+    assert_int_equal(g[0].ran + g[1].ran + g[2].ran, 3);
+    assert_int_equal(g[3].ran + g[4].ran, 0);
+}
+
+static void pool_and_writer_settings(void **state)
+{
+    s3_client *c = NULL;
+    s3_error e;
+    s3_config cfg = base();
+    assert_int_equal(cfg.part_size, 16 * MiB);
+    assert_int_equal(cfg.parts_in_flight, 3);
+    assert_int_equal(cfg.upload_threads, 16);
+    cfg.parts_in_flight = 0;
+    assert_int_equal(try_new(&cfg, &e, &c), S3_E_INVALID);
+    assert_non_null(strstr(e.message, "parts in flight"));
+    cfg.parts_in_flight = S3_MAX_PARTS_IN_FLIGHT + 1;
+    assert_int_equal(try_new(&cfg, &e, &c), S3_E_INVALID);
+    cfg = base();
+    cfg.upload_threads = 0;
+    assert_int_equal(try_new(&cfg, &e, &c), S3_E_INVALID);
+    assert_non_null(strstr(e.message, "upload threads"));
+    cfg.upload_threads = S3_MAX_UPLOAD_THREADS + 1;
+    assert_int_equal(try_new(&cfg, &e, &c), S3_E_INVALID);
+    cfg = base();
+    cfg.parts_in_flight = S3_MAX_PARTS_IN_FLIGHT;
+    cfg.upload_threads = 1;
+    assert_int_equal(try_new(&cfg, &e, &c), S3_OK);
+    s3_pool_counters k;
+    s3_pool_stats(&c->pool, &k);
+    assert_int_equal(k.threads, 0); /* started on demand only */
+    s3_client_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(retry_rule),      cmocka_unit_test(error_record),
-        cmocka_unit_test(config_checks),   cmocka_unit_test(addressing),
-        cmocka_unit_test(config_from_env), cmocka_unit_test(compose_rule),
+        cmocka_unit_test(retry_rule),
+        cmocka_unit_test(error_record),
+        cmocka_unit_test(config_checks),
+        cmocka_unit_test(addressing),
+        cmocka_unit_test(config_from_env),
+        cmocka_unit_test(compose_rule),
         cmocka_unit_test(budget),
+        cmocka_unit_test(budget_extra_yields_to_waiters),
+        cmocka_unit_test(pool_runs_and_takes_back),
+        cmocka_unit_test(pool_and_writer_settings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

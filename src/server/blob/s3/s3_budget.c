@@ -9,6 +9,7 @@ int s3_budget_init(s3_budget *b, uint64_t total)
     pthread_condattr_t ca;
     b->total = total;
     b->used = b->peak = b->waits = b->refusals = 0;
+    b->waiting = 0;
     if (pthread_mutex_init(&b->lock, NULL) != 0)
         return -1;
     if (pthread_condattr_init(&ca) != 0 || pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) != 0 ||
@@ -55,8 +56,10 @@ int s3_budget_acquire(s3_budget *b, uint64_t bytes, long wait_ms)
             break;
         }
         waited = 1;
-        if (pthread_cond_timedwait(&b->freed, &b->lock, &until) == ETIMEDOUT &&
-            b->total - b->used < bytes) {
+        b->waiting++;
+        int timed_out = pthread_cond_timedwait(&b->freed, &b->lock, &until) == ETIMEDOUT;
+        b->waiting--;
+        if (timed_out && b->total - b->used < bytes) {
             rc = -1;
             break;
         }
@@ -73,6 +76,20 @@ int s3_budget_acquire(s3_budget *b, uint64_t bytes, long wait_ms)
     return rc;
 }
 
+int s3_budget_acquire_extra(s3_budget *b, uint64_t bytes)
+{
+    int rc = -1;
+    pthread_mutex_lock(&b->lock);
+    if (b->waiting == 0 && b->total - b->used >= bytes) {
+        b->used += bytes;
+        if (b->used > b->peak)
+            b->peak = b->used;
+        rc = 0;
+    }
+    pthread_mutex_unlock(&b->lock);
+    return rc;
+}
+
 void s3_budget_release(s3_budget *b, uint64_t bytes)
 {
     if (bytes == 0)
@@ -81,6 +98,14 @@ void s3_budget_release(s3_budget *b, uint64_t bytes)
     b->used = bytes > b->used ? 0 : b->used - bytes;
     pthread_cond_broadcast(&b->freed);
     pthread_mutex_unlock(&b->lock);
+}
+
+int s3_budget_contended(s3_budget *b)
+{
+    pthread_mutex_lock(&b->lock);
+    int n = b->waiting;
+    pthread_mutex_unlock(&b->lock);
+    return n > 0;
 }
 
 void s3_budget_stats(s3_budget *b, uint64_t *used, uint64_t *peak)

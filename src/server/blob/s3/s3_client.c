@@ -153,6 +153,12 @@ static s3_status check_config(const s3_config *cfg, s3_error *err)
         return s3_error_set(err, S3_E_INVALID, 0, "S3 part size must be 5 MiB..5 GiB");
     if (cfg->memory_budget < cfg->part_size)
         return s3_error_set(err, S3_E_INVALID, 0, "S3 memory budget must hold at least one part");
+    if (cfg->parts_in_flight < 1 || cfg->parts_in_flight > S3_MAX_PARTS_IN_FLIGHT)
+        return s3_error_set(err, S3_E_INVALID, 0, "S3 parts in flight must be 1..%d",
+                            S3_MAX_PARTS_IN_FLIGHT);
+    if (cfg->upload_threads < 1 || cfg->upload_threads > S3_MAX_UPLOAD_THREADS)
+        return s3_error_set(err, S3_E_INVALID, 0, "S3 upload threads must be 1..%d",
+                            S3_MAX_UPLOAD_THREADS);
     if (cfg->max_retries < 0 || cfg->max_retries > 20 || cfg->retry_base_ms < 0 ||
         cfg->connect_timeout_ms <= 0 || cfg->stall_timeout_s <= 0 || cfg->budget_wait_ms < 0)
         return s3_error_set(err, S3_E_INVALID, 0, "S3 timeouts or retries out of range");
@@ -206,6 +212,12 @@ s3_status s3_client_new(s3_client **out, const s3_config *cfg, s3_error *err)
         free(c);
         return s3_error_set(err, S3_E_NOMEM, 0, "budget init failed");
     }
+    if (s3_pool_init(&c->pool, cfg->upload_threads) != 0) {
+        s3_budget_destroy(&c->budget);
+        pthread_mutex_destroy(&c->lock);
+        free(c);
+        return s3_error_set(err, S3_E_NOMEM, 0, "upload pool init failed");
+    }
     if ((rc = copy_config(c, cfg)) != S3_OK || (rc = set_addressing(c, err)) != S3_OK) {
         s3_error_set(err, rc, 0, "out of memory");
         s3_client_free(c);
@@ -213,10 +225,12 @@ s3_status s3_client_new(s3_client **out, const s3_config *cfg, s3_error *err)
     }
     LOG(LOG_INFO,
         "s3 client endpoint=%s://%s bucket=%s prefix=%s region=%s addressing=%s "
-        "credentials=[redacted] session_token=%s part_size=%llu budget=%llu",
+        "credentials=[redacted] session_token=%s part_size=%llu budget=%llu parts_in_flight=%d "
+        "upload_threads=%d",
         c->scheme, c->host, c->bucket, c->prefix, c->region,
         c->virtual_hosted ? "virtual-hosted" : "path", c->session_token ? "set" : "none",
-        (unsigned long long)c->cfg.part_size, (unsigned long long)c->cfg.memory_budget);
+        (unsigned long long)c->cfg.part_size, (unsigned long long)c->cfg.memory_budget,
+        c->cfg.parts_in_flight, c->cfg.upload_threads);
     *out = c;
     return S3_OK;
 }
@@ -242,6 +256,7 @@ void s3_client_free(s3_client *c)
 {
     if (!c)
         return;
+    s3_pool_destroy(&c->pool); /* no writer is left: the threads are idle */
     while (c->idle) {
         s3_conn *k = c->idle;
         c->idle = k->next;

@@ -24,6 +24,9 @@
  * can be sent again (none, or in memory) are retried here up to max_retries times with
  * exponential backoff; streamed ones are not (the caller owns the stream).
  *
+ * Writers' parts are uploaded by the client's own threads (up to upload_threads, started on
+ * demand, joined by s3_client_free(), which must come after every writer is finished).
+ *
  * Thread: an s3_client may be used from many threads at once; an s3_reader or s3_writer by one
  * thread at a time.
  */
@@ -85,21 +88,25 @@ typedef struct s3_config {
     long stall_timeout_s; /* a transfer with no byte moving for this long fails */
     int max_retries;      /* extra attempts for retryable failures of replayable requests */
     long retry_base_ms;   /* backoff: base, 2 x base, 4 x base... (+ up to 50% jitter) */
-    /* Writers (s3_writer.h): */
-    uint64_t part_size;      /* bytes per part, >= 5 MiB */
-    uint64_t memory_budget;  /* bytes of part buffers for all writers together */
-    long budget_wait_ms;     /* how long a writer waits for budget before S3_E_BUSY */
+    /* Writers (s3_stream.h): */
+    uint64_t part_size;      /* bytes per part, 5 MiB..5 GiB */
+    uint64_t memory_budget;  /* bytes of part buffers for all writers together, >= a part */
+    long budget_wait_ms;     /* how long a writer holding nothing waits for budget (S3_E_BUSY) */
+    int parts_in_flight;     /* part buffers per writer (the one filling + those uploading) */
+    int upload_threads;      /* threads uploading parts for all writers, started on demand */
     uint64_t max_error_body; /* bytes of an error body read; the rest is discarded */
 } s3_config;
 
-#define S3_MIN_PART_SIZE  (5ull << 20)
-#define S3_MAX_PART_SIZE  (5ull << 30)
-#define S3_MAX_PARTS      10000
-#define S3_DEFAULT_REGION "us-east-1"
+#define S3_MIN_PART_SIZE       (5ull << 20)
+#define S3_MAX_PART_SIZE       (5ull << 30)
+#define S3_MAX_PARTS           10000
+#define S3_MAX_PARTS_IN_FLIGHT 64
+#define S3_MAX_UPLOAD_THREADS  256
+#define S3_DEFAULT_REGION      "us-east-1"
 #define S3_CONFIG_DEFAULTS                                                                         \
     .connect_timeout_ms = 10000, .stall_timeout_s = 60, .max_retries = 3, .retry_base_ms = 100,    \
-    .part_size = 8ull << 20, .memory_budget = 256ull << 20, .budget_wait_ms = 10000,               \
-    .max_error_body = 64 << 10
+    .part_size = 16ull << 20, .memory_budget = 256ull << 20, .budget_wait_ms = 10000,              \
+    .parts_in_flight = 3, .upload_threads = 16, .max_error_body = 64 << 10
 
 /* Fills the credentials and region of c from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
  * AWS_SESSION_TOKEN (optional), AWS_REGION (or AWS_DEFAULT_REGION) and the endpoint from

@@ -27,7 +27,23 @@ struct s3_xfer {
     int consumer_stop; /* a callback of the caller stopped the transfer */
     int decode_failed; /* the 2xx body did not decode */
     int range_ignored; /* a ranged GET was answered 200 */
+    int cancelled;     /* r->cancel was set during the transfer */
 };
+
+static int cancel_set(const s3_req *r)
+{
+    return r->cancel && atomic_load(r->cancel) != 0;
+}
+
+/* Called by curl at least every S3_CANCEL_POLL_MS while the transfer runs (s3_xfer_run). */
+static int on_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+{
+    s3_xfer *x = ud;
+    if (!cancel_set(x->r))
+        return 0;
+    x->cancelled = 1;
+    return 1;
+}
 
 static int http_ok(long s)
 {
@@ -133,6 +149,18 @@ static size_t on_read(char *buf, size_t size, size_t n, void *ud)
     return (size_t)got;
 }
 
+/* When a reused connection dies before any answer, curl sends the request again on a fresh
+ * one by itself, rewinding the body first: a body in memory can be, a streamed one cannot
+ * (CURLE_SEND_FAIL_REWIND, and no retry: the caller owns the stream). */
+static int on_seek(void *ud, curl_off_t offset, int origin)
+{
+    s3_xfer *x = ud;
+    if (!x->r->body || origin != SEEK_SET || offset < 0 || (uint64_t)offset > x->r->body_len)
+        return CURL_SEEKFUNC_CANTSEEK;
+    x->sent = (uint64_t)offset;
+    return CURL_SEEKFUNC_OK;
+}
+
 static s3_status build_url(s3_xfer *x, argot_buf *path, argot_buf *query)
 {
     s3_client *c = x->c;
@@ -214,6 +242,8 @@ static void set_method(s3_xfer *x)
     }
     curl_easy_setopt(e, CURLOPT_READFUNCTION, on_read);
     curl_easy_setopt(e, CURLOPT_READDATA, x);
+    curl_easy_setopt(e, CURLOPT_SEEKFUNCTION, on_seek);
+    curl_easy_setopt(e, CURLOPT_SEEKDATA, x);
 }
 
 static void set_options(s3_xfer *x)
@@ -225,12 +255,13 @@ static void set_options(s3_xfer *x)
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
     curl_easy_setopt(e, CURLOPT_PATH_AS_IS, 1L); /* keys may hold "/./" or "/../" */
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, cfg->connect_timeout_ms);
     curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
     curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, cfg->stall_timeout_s);
     curl_easy_setopt(e, CURLOPT_BUFFERSIZE, (long)S3_READ_CHUNK);
-    curl_easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE, (long)S3_READ_CHUNK);
+    curl_easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE, (long)S3_SEND_CHUNK);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->hdrs);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
@@ -239,6 +270,11 @@ static void set_options(s3_xfer *x)
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
     if (x->c->resolve_list)
         curl_easy_setopt(e, CURLOPT_RESOLVE, x->c->resolve_list);
+    if (x->r->cancel) {
+        curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
+        curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, on_progress);
+        curl_easy_setopt(e, CURLOPT_XFERINFODATA, x);
+    }
     set_method(x);
 }
 
@@ -341,7 +377,7 @@ CURLcode s3_xfer_run(s3_xfer *x)
     if (s3_xfer_start(x) != 0)
         return CURLE_FAILED_INIT;
     while (!s3_xfer_step(x, &cc))
-        s3_xfer_wait(x, 1000);
+        s3_xfer_wait(x, x->r->cancel ? S3_CANCEL_POLL_MS : 1000);
     return cc;
 }
 
@@ -404,6 +440,8 @@ static s3_status transport_failure(s3_xfer *x, CURLcode cc, s3_error *err)
 {
     s3_req *r = x->r;
     const char *key = (r->key ? r->key : x->c->bucket);
+    if (x->cancelled)
+        return s3_error_set(err, S3_E_ABORTED, 0, "%s %s: cancelled", r->op, key);
     if (x->consumer_stop)
         return s3_error_set(err, S3_E_ABORTED, 0, "%s %s: stopped by the caller", r->op, key);
     if (x->range_ignored)
@@ -421,7 +459,7 @@ static s3_status transport_failure(s3_xfer *x, CURLcode cc, s3_error *err)
 s3_status s3_xfer_result(s3_xfer *x, CURLcode cc, s3_error *err)
 {
     s3_req *r = x->r;
-    if (cc != CURLE_OK || x->consumer_stop || x->decode_failed || x->range_ignored)
+    if (cc != CURLE_OK || x->consumer_stop || x->decode_failed || x->range_ignored || x->cancelled)
         return transport_failure(x, cc, err);
     curl_easy_getinfo(x->k->easy, CURLINFO_RESPONSE_CODE, &x->status);
     r->status = x->status;
@@ -444,15 +482,20 @@ static long now_ms(void)
     return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
 }
 
-static void backoff(const s3_client *c, int attempt)
+/* Sleeps before a retry, in slices so that a cancel ends the wait. */
+static void backoff(const s3_client *c, const s3_req *r, int attempt)
 {
     struct timespec ts;
     long ms = c->cfg.retry_base_ms << (attempt < 10 ? attempt : 10);
     clock_gettime(CLOCK_MONOTONIC, &ts); /* jitter from the clock's low bits */
     ms += ms ? ts.tv_nsec % (ms / 2 + 1) : 0;
-    ts.tv_sec = ms / 1000;
-    ts.tv_nsec = (ms % 1000) * 1000000L;
-    nanosleep(&ts, NULL);
+    while (ms > 0 && !cancel_set(r)) {
+        long slice = ms < S3_CANCEL_POLL_MS ? ms : S3_CANCEL_POLL_MS;
+        ts.tv_sec = slice / 1000;
+        ts.tv_nsec = (slice % 1000) * 1000000L;
+        nanosleep(&ts, NULL);
+        ms -= slice;
+    }
 }
 
 static s3_status attempt(s3_client *c, s3_req *r, s3_error *e)
@@ -488,14 +531,14 @@ s3_status s3_perform(s3_client *c, s3_req *r, s3_error *err)
             return S3_OK;
         int replayable =
             !r->read_cb && !r->no_retry && r->delivered == 0 && (!r->resp || r->resp->entries == 0);
-        if (!e.retryable || !replayable || n >= c->cfg.max_retries) {
+        if (!e.retryable || !replayable || n >= c->cfg.max_retries || cancel_set(r)) {
             if (err && err->code == S3_OK)
                 *err = e;
             return rc;
         }
         LOG(LOG_WARN, "s3 op=%s key=%s retry=%d/%d after: %s", r->op, r->key ? r->key : "-", n + 1,
             c->cfg.max_retries, e.message);
-        backoff(c, n);
+        backoff(c, r, n);
         if (r->resp)
             s3r_init(r->resp, r->resp->kind, r->resp->cb, r->resp->userdata);
     }

@@ -7,16 +7,55 @@
 
 #include <curl/curl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "common/buf.h"
 #include "server/blob/s3/s3_budget.h"
 #include "server/blob/s3/s3_client.h"
 #include "server/blob/s3/s3_sigv4.h"
 
-#define S3_POOL_MAX   32         /* idle connections kept */
-#define S3_READ_CHUNK (64 << 10) /* curl's receive buffer: the largest write callback */
+#define S3_POOL_MAX       32         /* idle connections kept */
+#define S3_READ_CHUNK     (64 << 10) /* curl's receive buffer: the largest write callback */
+#define S3_SEND_CHUNK     (64 << 10) /* curl's upload buffer: the largest read callback */
+#define S3_CANCEL_POLL_MS 50         /* how often a cancellable transfer looks at its flag */
 /* A write_cb may return this (the reader does) to pause the transfer until resumed. */
 #define S3_WRITE_PAUSE 0x5041
+
+/*
+ * The upload threads (s3_pool.c): a FIFO of tasks shared by every writer of the client, run
+ * by up to cfg.upload_threads threads started when a task finds no idle one and joined at
+ * s3_client_free(). A task is embedded in its owner (a writer's part), which must stay alive
+ * until run() returned or s3_pool_remove() took the task back.
+ */
+typedef struct s3_task {
+    struct s3_task *next;
+    void (*run)(struct s3_task *t);
+} s3_task;
+
+typedef struct s3_pool_counters {
+    int threads, running, peak_running, queued;
+    uint64_t done;
+} s3_pool_counters;
+
+typedef struct s3_pool {
+    pthread_mutex_t lock;
+    pthread_cond_t work;
+    s3_task *head, *tail;
+    pthread_t *threads;
+    int nthreads, max, idle, queued, running, peak_running, stop;
+    uint64_t done;
+} s3_pool;
+
+int s3_pool_init(s3_pool *p, int max_threads);
+/* Joins the threads once the queue is empty. */
+void s3_pool_destroy(s3_pool *p);
+/* Queues t; -1 (t not queued) only when no thread runs and none can be started: the caller
+ * then runs t itself. */
+int s3_pool_submit(s3_pool *p, s3_task *t);
+/* Takes t back if no thread took it yet: 1 if removed (it will not run), 0 if not queued. */
+int s3_pool_remove(s3_pool *p, s3_task *t);
+int s3_pool_remove_locked(s3_pool *p, s3_task *t);
+void s3_pool_stats(s3_pool *p, s3_pool_counters *out);
 
 typedef struct s3_conn {
     CURLM *multi; /* owns the connection cache */
@@ -36,6 +75,7 @@ struct s3_client {
     s3_conn *idle;
     size_t nidle;
     s3_budget budget;
+    s3_pool pool;
 };
 
 /* One request, described by the operation and run by s3_perform(). */
@@ -61,6 +101,7 @@ typedef struct s3_req {
     int ranged; /* a Range header was sent: the answer must be 206 */
     int ok_404; /* 404 is success (idempotent deletes) */
     int no_retry;
+    atomic_int *cancel; /* set (non-zero) by another thread: stop now, no retry; NULL: none */
     /* Results: */
     long status;
     int headers_done;   /* the header block of the final answer is in */
@@ -94,6 +135,18 @@ void s3_xfer_resume(s3_xfer *x);
 /* Turns the finished transfer's result into a status (also reads the XML error body). */
 s3_status s3_xfer_result(s3_xfer *x, CURLcode cc, s3_error *err);
 void s3_xfer_free(s3_xfer *x);
+
+/* s3_mpu_upload_part() that stops (S3_E_ABORTED) once *cancel is set (NULL: never). */
+s3_status s3_upload_part_x(s3_client *c,
+                           const char *key,
+                           const char *upload_id,
+                           int number,
+                           const void *data,
+                           size_t len,
+                           const char *sha256_hex,
+                           atomic_int *cancel,
+                           s3_part *part,
+                           s3_error *err);
 
 /* Builds the canonical key "prefix + key" URI-encoded path into out. */
 s3_status s3_build_path(const s3_client *c, const char *key, argot_buf *out);

@@ -183,15 +183,16 @@ static s3_status check_part(const char *op, const char *key, const char *id, int
     return S3_OK;
 }
 
-s3_status s3_mpu_upload_part(s3_client *c,
-                             const char *key,
-                             const char *upload_id,
-                             int number,
-                             const void *data,
-                             size_t len,
-                             const char *sha256_hex,
-                             s3_part *part,
-                             s3_error *err)
+s3_status s3_upload_part_x(s3_client *c,
+                           const char *key,
+                           const char *upload_id,
+                           int number,
+                           const void *data,
+                           size_t len,
+                           const char *sha256_hex,
+                           atomic_int *cancel,
+                           s3_part *part,
+                           s3_error *err)
 {
     char num[16];
     s3_status rc = check_part("UploadPart", key, upload_id, number, err);
@@ -203,7 +204,8 @@ s3_status s3_mpu_upload_part(s3_client *c,
                 .key = key,
                 .body = len ? data : "",
                 .body_len = len,
-                .body_sha256 = sha256_hex};
+                .body_sha256 = sha256_hex,
+                .cancel = cancel};
     r.query[r.nquery++] = (s3_kv){"partNumber", num};
     r.query[r.nquery++] = (s3_kv){"uploadId", upload_id};
     if ((rc = s3_perform(c, &r, err)) != S3_OK)
@@ -214,6 +216,19 @@ s3_status s3_mpu_upload_part(s3_client *c,
     part->size = len;
     copy_etag(part->etag, r.etag);
     return S3_OK;
+}
+
+s3_status s3_mpu_upload_part(s3_client *c,
+                             const char *key,
+                             const char *upload_id,
+                             int number,
+                             const void *data,
+                             size_t len,
+                             const char *sha256_hex,
+                             s3_part *part,
+                             s3_error *err)
+{
+    return s3_upload_part_x(c, key, upload_id, number, data, len, sha256_hex, NULL, part, err);
 }
 
 s3_status s3_mpu_upload_part_copy(s3_client *c,

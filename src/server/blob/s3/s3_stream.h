@@ -4,15 +4,20 @@
  * compose. These are the shapes of issue 12's blob writer, reader and compose capability, so
  * the S3 blob backend is an adapter over them.
  *
- * Writer: bytes are buffered into one part of cfg.part_size bytes. The room for that buffer
- * comes from the client's memory budget (s3_budget.h: wait up to budget_wait_ms, then
- * S3_E_BUSY, retryable), taken at the first write: size_hint bytes when the caller knows a
- * smaller total, else a whole part. A write that fills the part uploads it (a multipart upload
- * is created for the first one); commit sends what is left, as one PutObject when no part was
- * sent yet (a small object costs one request), else as the last part, then completes the
- * upload. Any failure aborts the multipart upload at once and the writer stays failed; commit
- * returns S3_OK only when S3 acknowledged the whole object (the Complete body read and free
- * of <Error>). Peak memory per writer: one part. A write blocks while its part uploads.
+ * Writer: bytes are buffered into parts of cfg.part_size bytes, and a writer holds at most
+ * cfg.parts_in_flight part buffers: the one the caller fills and those uploading. A full part
+ * is handed to the client's upload threads (s3_internal.h) and the caller goes on with the
+ * next buffer, so write() blocks only while all of the writer's buffers are in flight. The
+ * room for every buffer comes from the client's memory budget (s3_budget.h): the first at the
+ * first write (size_hint bytes when the caller knows a smaller total, else a whole part; wait
+ * up to budget_wait_ms, then S3_E_BUSY, retryable), the others only when free at once and
+ * nobody waits for room (else the writer waits for its own parts to come back). An object of
+ * at most one part is one PutObject at commit; a larger one is a multipart upload created at
+ * the first full part. Any failure (of any part, even while others are in flight) stops the
+ * other parts (queued ones are taken back, running ones cancelled), waits until none is left,
+ * then aborts the multipart upload; the writer stays failed and a part's failure shows at the
+ * next write or at commit. Commit returns S3_OK only when S3 acknowledged every part and the
+ * whole object (the Complete body read and free of <Error>).
  *
  * Reader: one GET with Range, pulled through a paused libcurl transfer: read() moves what
  * arrived into the caller's buffer and lets curl receive more only when asked, so memory is
@@ -40,12 +45,14 @@ typedef struct s3_writer s3_writer;
 /* Starts a writer for key; no request yet. size_hint: the expected total (0: unknown). */
 s3_status s3_writer_open(
     s3_writer **out, s3_client *c, const char *key, uint64_t size_hint, s3_error *err);
-/* Appends len bytes (may upload a part, and so block). */
+/* Appends len bytes. Blocks only while every part buffer of the writer is in flight (or, at
+ * the first write, for budget). */
 s3_status s3_writer_write(s3_writer *w, const void *data, size_t len, s3_error *err);
-/* Sends the rest and completes; frees the writer whatever happens (after a failure nothing is
- * left on S3). etag may be NULL. */
+/* Sends the rest, waits for every part and completes; frees the writer whatever happens
+ * (after a failure nothing is left on S3). etag may be NULL. */
 s3_status s3_writer_commit(s3_writer *w, char etag[S3R_ETAG_MAX + 1], s3_error *err);
-/* Discards everything (aborts the multipart upload) and frees the writer. Accepts NULL. */
+/* Discards everything (stops the parts in flight, aborts the multipart upload) and frees the
+ * writer. Accepts NULL. */
 void s3_writer_abort(s3_writer *w);
 /* Bytes written so far. */
 uint64_t s3_writer_size(const s3_writer *w);
