@@ -1,11 +1,19 @@
 # Thin wrapper over CMake presets. The README's two commands are `make run` and `make test`.
 BUILD_DIR ?= build
 PRESET    ?= dev
-LISTEN    ?= 127.0.0.1:8080
-DATA      ?= ./data
+# `make run LISTEN=HOST:PORT DATA=DIR` passes --listen/--data; left empty, argotd reads
+# ARGOT_LISTEN/ARGOT_DATA, then its defaults (127.0.0.1:8080, ./data): flag > env > default.
+LISTEN    ?=
+DATA      ?=
 PREFIX    ?= /usr/local
 JOBS      ?= $(shell nproc 2>/dev/null || echo 2)
 MAKEFLAGS += --no-print-directory
+
+# What `make run` builds: argotd, and the argot CLI the README uses right after it.
+RUN_TARGETS = argotd argot_cli
+# --listen/--data only for `make run LISTEN=... DATA=...`, never from a stray LISTEN or DATA in
+# the environment (ARGOT_LISTEN/ARGOT_DATA are the environment's way, read by argotd itself).
+run_opt = $(if $(filter command line override,$(origin $(1))),$(if $($(1)),--$(2) $($(1))))
 
 .PHONY: all deps build run test asan tsan install format format-check clean bench
 
@@ -18,8 +26,13 @@ build: deps
 	@cmake --preset $(PRESET) >/dev/null
 	@cmake --build --preset $(PRESET) -j $(JOBS)
 
-run: build
-	./$(BUILD_DIR)/argotd --listen $(LISTEN) --data $(DATA) --bootstrap-key
+# Needs only the build packages (scripts/deps.sh --build; no cmocka, no node) and builds only
+# RUN_TARGETS. exec: the process make waits for is argotd itself (Ctrl-C or SIGTERM stops it).
+run:
+	@scripts/deps.sh --build
+	@cmake --preset $(PRESET) >/dev/null
+	@cmake --build --preset $(PRESET) -j $(JOBS) --target $(RUN_TARGETS)
+	exec ./$(BUILD_DIR)/argotd $(call run_opt,LISTEN,listen) $(call run_opt,DATA,data) --bootstrap-key
 
 test:
 	@scripts/deps.sh

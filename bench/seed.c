@@ -28,10 +28,10 @@
 #include <time.h>
 #include <unistd.h>
 
-/* The files table is the same in schema versions 1 and 2 of meta_sqlite.c; the columns are
+/* The files table is the same in schema versions 1 to 3 of meta_sqlite.c; the columns are
  * checked below as well, so a later change to the table is refused rather than guessed at. */
 #define SCHEMA_MIN    1
-#define SCHEMA_MAX    2
+#define SCHEMA_MAX    4 /* 4: owners, leases, blob tombstones; the files table is unchanged */
 #define FILES_COLUMNS "id,org,purpose,filename,bytes,created_at,expires_at,blob,"
 #define FILE_BYTES    1234
 

@@ -1,6 +1,6 @@
 /*
  * libFuzzer target for filenames: the upload check api_filename_problem() (what may be stored)
- * and the download header builder http_content_disposition() (what may be sent back).
+ * and the download header builder api_content_disposition() (what may be sent back).
  *
  * Input layout: byte 0 selects the output capacity for the header (0: the server's own
  * 4 * META_FILENAME_MAX + 64, else 16 + byte 0); the rest is the filename's bytes.
@@ -20,7 +20,7 @@
 #include <string.h>
 
 #include "server/api/api.h"
-#include "server/http/disposition.h"
+#include "server/api/disposition.h"
 #include "server/meta/meta.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -77,7 +77,7 @@ static void check_disposition(const char *name, size_t cap)
     if (!out)
         abort();
     memset(out, 0x55, cap);
-    http_content_disposition(name, out, cap);
+    api_content_disposition(name, out, cap);
     size_t olen = strnlen(out, cap);
     if (olen == cap)
         abort(); /* not terminated */
@@ -166,7 +166,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         char *out = malloc(server_cap);
         if (!out)
             abort();
-        http_content_disposition(name, out, server_cap);
+        api_content_disposition(name, out, server_cap);
         if (!strcmp(out, "attachment"))
             abort();
         free(out);

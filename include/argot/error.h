@@ -29,11 +29,13 @@ typedef enum argot_status {
     ARGOT_E_PROTOCOL = -9,  /**< the server answered something that is not the API */
     ARGOT_E_IO = -10,       /**< local I/O failed (reading the upload, writing the download) */
     ARGOT_E_TIMEOUT = -11,  /**< the request (one attempt) exceeded its timeout */
-    ARGOT_E_ABORTED = -12   /**< a caller callback asked to stop */
+    ARGOT_E_ABORTED = -12,  /**< a caller callback asked to stop */
+    ARGOT_E_RANGE = -13     /**< HTTP 416: the range asked for is outside the file; or the
+                                 server sent the whole file to a sink that cannot start over */
 } argot_status;
 
 /** The lowest status value in use; lets callers loop over every code. */
-#define ARGOT_STATUS_MIN ARGOT_E_ABORTED
+#define ARGOT_STATUS_MIN ARGOT_E_RANGE
 
 /**
  * Detail of the last call made on a client handle.

@@ -310,7 +310,7 @@ typedef int (*argot_write_fn)(const char *data, size_t len, void *userdata);
 typedef enum argot_sink_kind {
     ARGOT_SINK_BUFFER = 0,  /**< into argot_download.data (bounded by max_buffer) */
     ARGOT_SINK_PATH = 1,    /**< path: created/truncated when the first byte arrives, removed
-                                 again if the download fails */
+                                 again if the download fails (a resume: see offset) */
     ARGOT_SINK_FD = 2,      /**< fd: written from its current offset; not closed */
     ARGOT_SINK_CALLBACK = 3 /**< write, userdata */
 } argot_sink_kind;
@@ -327,40 +327,98 @@ typedef struct argot_download_sink {
 
 /** Request of argot_files_download_file(). */
 typedef struct argot_download_file_request {
-    unsigned version;           /**< ARGOT_DOWNLOAD_FILE_REQUEST_VERSION */
+    unsigned version;           /**< ARGOT_DOWNLOAD_FILE_REQUEST_VERSION (1 is still accepted:
+                                     the fields from offset on are then their defaults) */
     const char *file_id;        /**< required */
     argot_download_sink sink;   /**< default: a memory buffer */
-    argot_progress_fn progress; /**< optional */
+    argot_progress_fn progress; /**< optional; done and total count from byte 0 of the file, so
+                                     a resumed download starts at offset */
     void *progress_userdata;    /**< passed to progress */
+    /* Version 2. */
+    uint64_t offset;         /**< first byte wanted (0: the whole file). Above 0 the download is a
+                                  resume: the sink already holds bytes 0..offset-1 (see
+                                  argot_files_download_file()) and `Range: bytes=offset-` is sent */
+    int64_t length;          /**< bytes wanted from offset (`Range: bytes=offset-end`), or -1 (the
+                                  default) for everything to the end of the file; 0 is invalid */
+    const char *if_range;    /**< entity tag sent as If-Range with the Range (the etag of an
+                                  earlier result, as it came), or NULL: the server then answers
+                                  200 and the whole file if the file changed; borrowed */
+    uint64_t max_recv_speed; /**< bytes per second the transfer may receive; 0: no limit */
 } argot_download_file_request;
 
-#define ARGOT_DOWNLOAD_FILE_REQUEST_VERSION 1
+#define ARGOT_DOWNLOAD_FILE_REQUEST_VERSION 2
 #define ARGOT_DOWNLOAD_FILE_REQUEST_INIT                                                           \
     {                                                                                              \
         ARGOT_DOWNLOAD_FILE_REQUEST_VERSION, NULL, {ARGOT_SINK_BUFFER, NULL, -1, NULL, NULL, 0},   \
-            NULL, NULL                                                                             \
+            NULL, NULL, 0, -1, NULL, 0                                                             \
     }
 
 /** Result of a download. */
 typedef struct argot_download {
     char *data;         /**< ARGOT_SINK_BUFFER only: the bytes, NUL-terminated; else NULL */
-    uint64_t bytes;     /**< bytes received */
+    uint64_t bytes;     /**< bytes this call wrote to the sink, from `offset` on */
     char *content_type; /**< the response's Content-Type, or NULL */
+    /* The members below are filled whatever the request's version. */
+    uint64_t offset;      /**< the byte of the file the sink's new bytes start at: the request's
+                               offset, or 0 when the server sent the whole file (restarted) */
+    int64_t size;         /**< the file's size (from Content-Range, else the Content-Length of a
+                               200), or -1 when the server did not say */
+    char *etag;           /**< the last response's ETag as sent (quotes included), or NULL; pass it
+                               as if_range to resume this download later */
+    long http_status;     /**< 200 (the whole file), 206 (a range), or 416 with already_complete */
+    int restarted;        /**< non-zero when the server answered a range with 200 and the whole
+                               file (If-Range did not match, or it ignores Range): the sink was
+                               started over at byte 0 and holds the whole file */
+    int already_complete; /**< non-zero when an open-ended range started exactly at the end of
+                               the file (HTTP 416 with that size): nothing was left to send,
+                               the sink was not touched */
 } argot_download;
 
 /**
- * GET /files/{file_id}/content with `Accept: application/binary`: the raw bytes of a file.
+ * GET /files/{file_id}/content with `Accept: application/binary`: the raw bytes of a file, or
+ * the part of them from req->offset (a resumed download) or req->offset..+length (a range).
  * Bytes reach the sink only for a 2xx response; error bodies are kept for
- * argot_client_last_error(). A failed attempt is retried only when the sink can start over
- * (buffer, path, seekable fd; a callback only if it has received nothing).
+ * argot_client_last_error(). Nothing is held in memory but the bytes in flight (except with
+ * ARGOT_SINK_BUFFER).
+ *
+ * **Resuming.** With offset > 0 the sink is taken to hold bytes 0..offset-1 already:
+ * - ARGOT_SINK_PATH: path must be an existing regular file of at least offset bytes (checked
+ *   before the request); when the first byte arrives it is cut to offset bytes and the new
+ *   ones follow. It is never removed: a failed resume leaves what it wrote, ready for the next.
+ * - ARGOT_SINK_FD: the fd's current position is where byte offset goes (usually its end).
+ * - ARGOT_SINK_BUFFER, ARGOT_SINK_CALLBACK: get the bytes from offset on.
+ *
+ * The answer decides what the sink ends up with (see the result's members):
+ * - 206: the bytes asked for, checked against Content-Range (a different start is
+ *   ARGOT_E_PROTOCOL and nothing is written).
+ * - 200 to a Range (If-Range did not match: the file changed; or the server ignores Range, as
+ *   api.openai.com does): the sink is started over at byte 0 (a path or a seekable fd is
+ *   truncated there: the fd's position less offset; a buffer is emptied) and gets the whole
+ *   file; result restarted = 1, offset = 0. A callback sink or a pipe that already holds bytes
+ *   cannot start over: ARGOT_E_RANGE (http_status 200) before any byte is written.
+ * - 416 to an open-ended range (length -1) that starts exactly at the end of the file (the
+ *   416's Content-Range gives a size equal to the first byte asked for): ARGOT_OK with
+ * already_complete = 1, bytes 0, size set; the sink is untouched. Any other 416 (offset past the
+ * end, or a bounded range outside the file) is ARGOT_E_RANGE, with the server's error in
+ * argot_client_last_error().
+ *
+ * **Retries.** A failed attempt is retried by the client's policy. When it broke after bytes
+ * arrived, the retry resumes from the first missing byte (`Range`, and `If-Range` with the
+ * strong ETag of the response that delivered them, else with req->if_range when that
+ * response had no ETag), so a callback sink or a pipe can be retried too; the rules above
+ * then apply to the retry's answer. Without such a validator (a weak or no ETag, and no
+ * if_range) the retry starts over from offset, which only a buffer, a path, a seekable fd or
+ * a callback that has received nothing can do; other sinks are not retried.
  *
  * @param out receives the result; may be NULL unless the sink is ARGOT_SINK_BUFFER.
  * @param client the client.
  * @param req the request; file_id is required.
  * @param opts per-request options or NULL.
- * @return ARGOT_OK; ARGOT_E_INVALID; ARGOT_E_NOT_FOUND; ARGOT_E_TOO_LARGE (over max_buffer);
- *         ARGOT_E_IO (writing failed; see os_errno); ARGOT_E_ABORTED; other HTTP, network,
- *         timeout or protocol statuses.
+ * @return ARGOT_OK; ARGOT_E_INVALID (no file_id, length 0, a resume path shorter than
+ *         offset or not a regular file, unknown version); ARGOT_E_NOT_FOUND;
+ *         ARGOT_E_RANGE (see above); ARGOT_E_TOO_LARGE (over max_buffer); ARGOT_E_IO
+ *         (writing failed; see os_errno); ARGOT_E_ABORTED; ARGOT_E_PROTOCOL (a 206 that is
+ *         not the range asked for); other HTTP, network, timeout or protocol statuses.
  * Ownership: req is borrowed; free *out with argot_download_free().
  * Thread: the client's thread; callbacks run on it.
  */

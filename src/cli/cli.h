@@ -40,6 +40,8 @@ enum cli_opt_id {
     OPT_OFFSET,
     OPT_LENGTH,
     OPT_MD5,
+    OPT_CONTINUE,
+    OPT_LIMIT_RATE,
     OPT_COUNT
 };
 
@@ -68,6 +70,12 @@ typedef struct cli_ctx {
     int progress; /* stderr is a terminal and not --quiet */
 } cli_ctx;
 
+/* A command's own help text for one of its options, in place of the table's. */
+typedef struct cli_opt_note {
+    int id; /* -1 ends a list */
+    const char *help;
+} cli_opt_note;
+
 typedef struct cli_cmd {
     const char *name;
     const char *alias;
@@ -77,6 +85,7 @@ typedef struct cli_cmd {
     const int *opts;    /* command options, ended by -1 */
     int min_pos, max_pos;
     int (*run)(cli_ctx *ctx, const char *const *pos);
+    const cli_opt_note *notes; /* NULL, or help texts for this command, ended by id -1 */
 } cli_cmd;
 
 /* opt.c */
@@ -85,7 +94,8 @@ const cli_opt_spec *cli_opt_find_short(char c);
 const cli_opt_spec *cli_opt_get(int id);
 /* Parses argv into a; returns 0, or prints a usage error and returns CLI_EXIT_USAGE. */
 int cli_parse(cli_args *a, int argc, char **argv);
-void cli_print_opts(FILE *out, const int *ids);
+/* One line per option; notes (may be NULL) replace the table's help of the options named. */
+void cli_print_opts(FILE *out, const int *ids, const cli_opt_note *notes);
 extern const int cli_global_opts[];
 
 /* output.c */

@@ -15,16 +15,23 @@
 static const int list_opts[] = {OPT_PURPOSE, OPT_LIMIT, OPT_ORDER, OPT_AFTER, OPT_ALL, -1};
 static const int upload_opts[] = {OPT_PURPOSE,   OPT_FILENAME, OPT_EXPIRES_AFTER, OPT_PARTS,
                                   OPT_PART_SIZE, OPT_PARALLEL, OPT_MIME_TYPE,     -1};
-static const int content_opts[] = {OPT_OUTPUT, -1};
+static const int content_opts[] = {OPT_OUTPUT, OPT_CONTINUE, OPT_LIMIT_RATE, -1};
 static const int ucreate_opts[] = {OPT_FILENAME,  OPT_PURPOSE,       OPT_BYTES,
                                    OPT_MIME_TYPE, OPT_EXPIRES_AFTER, -1};
 static const int upart_opts[] = {OPT_OFFSET, OPT_LENGTH, -1};
 static const int ucomplete_opts[] = {OPT_MD5, -1};
 static const int no_opts[] = {-1};
+/* uploads create takes no path: the table's "default: the path's basename" is not true here. */
+static const cli_opt_note ucreate_notes[] = {
+    {OPT_FILENAME, "name of the file the upload becomes (required)"},
+    {OPT_PURPOSE, "file purpose, e.g. batch or fine-tune (required)"},
+    {OPT_BYTES, "total size of the upload in bytes (required)"},
+    {-1, NULL},
+};
 
 static const cli_cmd files_cmds[] = {
     {"list", NULL, "list [--purpose P] [--limit N] [--order asc|desc] [--after ID] [--all]",
-     "List files", NULL, list_opts, 0, 0, cmd_list},
+     "List files", NULL, list_opts, 0, 0, cmd_list, NULL},
     {"upload", "create",
      "upload PATH --purpose P [--filename NAME] [--expires-after SECONDS] [--parts]\n"
      "                    [--part-size SIZE] [--parallel N] [--mime-type TYPE]",
@@ -32,24 +39,34 @@ static const cli_cmd files_cmds[] = {
      "Files over 512 MiB, or any file with --parts, go through the Uploads API: one upload,\n"
      "parts of --part-size bytes sent over --parallel connections, each part retried on its\n"
      "own, the MD5 checked by the server; the output is the same File object.",
-     upload_opts, 1, 1, cmd_upload},
-    {"get", "retrieve", "get ID", "Show a file's metadata", NULL, no_opts, 1, 1, cmd_get},
-    {"download", "content", "download ID [-o PATH|-]", "Download a file's content", NULL,
-     content_opts, 1, 1, cmd_content},
-    {"delete", NULL, "delete ID", "Delete a file", NULL, no_opts, 1, 1, cmd_delete},
+     upload_opts, 1, 1, cmd_upload, NULL},
+    {"get", "retrieve", "get ID", "Show a file's metadata", NULL, no_opts, 1, 1, cmd_get, NULL},
+    {"download", "content", "download ID [-o PATH|-] [--continue] [--limit-rate RATE]",
+     "Download a file's content",
+     "A transfer cut mid-way is retried from the last byte received when the server sent\n"
+     "an ETag (argotd does), else from the start.\n"
+     "With --continue an existing PATH is resumed from its size: only the rest is asked for\n"
+     "and appended. If the server sends the whole file instead (it changed, or the server\n"
+     "ignores ranges, as api.openai.com does), PATH is rewritten from the start. A complete\n"
+     "PATH is left as it is (exit 0); one larger than the remote file is refused (exit 1).\n"
+     "A failed --continue keeps what it wrote, ready for the next one.",
+     content_opts, 1, 1, cmd_content, NULL},
+    {"delete", NULL, "delete ID", "Delete a file", NULL, no_opts, 1, 1, cmd_delete, NULL},
 };
 
 static const cli_cmd uploads_cmds[] = {
     {"create", NULL,
      "create --filename NAME --purpose P --bytes N [--mime-type TYPE] [--expires-after SECONDS]",
-     "Create an upload (status pending)", NULL, ucreate_opts, 0, 0, cmd_uploads_create},
+     "Create an upload (status pending)", NULL, ucreate_opts, 0, 0, cmd_uploads_create,
+     ucreate_notes},
     {"add-part", NULL, "add-part UPLOAD_ID PATH [--offset N] [--length N]",
-     "Send one part (at most 64 MiB) read from PATH", NULL, upart_opts, 2, 2, cmd_uploads_add_part},
+     "Send one part (at most 64 MiB) read from PATH", NULL, upart_opts, 2, 2, cmd_uploads_add_part,
+     NULL},
     {"complete", NULL, "complete UPLOAD_ID PART_ID... [--md5 HEX]",
      "Complete an upload with its parts in order", "Prints the completed upload and its file.",
-     ucomplete_opts, 1, CLI_MAX_POS - 3, cmd_uploads_complete},
+     ucomplete_opts, 1, CLI_MAX_POS - 3, cmd_uploads_complete, NULL},
     {"cancel", NULL, "cancel UPLOAD_ID", "Cancel an upload", NULL, no_opts, 1, 1,
-     cmd_uploads_cancel},
+     cmd_uploads_cancel, NULL},
 };
 
 typedef struct cli_group {
@@ -81,7 +98,7 @@ static void help_main(void)
                    c->alias ? c->alias : "", c->alias ? ")" : "");
         }
     printf("\nGlobal options (before or after the command words):\n");
-    cli_print_opts(stdout, cli_global_opts);
+    cli_print_opts(stdout, cli_global_opts, NULL);
     printf("\nExit status: 0 ok, 1 API or runtime error, 2 usage error.\n"
            "Run 'argot <files|uploads> <command> --help' for a command's options.\n");
 }
@@ -94,7 +111,7 @@ static void help_group(const cli_group *g)
     for (i = 0; i < g->n; i++)
         printf("  %s\n", g->cmds[i].usage);
     printf("\nGlobal options:\n");
-    cli_print_opts(stdout, cli_global_opts);
+    cli_print_opts(stdout, cli_global_opts, NULL);
 }
 
 static void help_cmd(const cli_group *g, const cli_cmd *c)
@@ -105,10 +122,10 @@ static void help_cmd(const cli_group *g, const cli_cmd *c)
         printf("\n%s\n", c->detail);
     if (c->opts[0] >= 0) {
         printf("\nOptions:\n");
-        cli_print_opts(stdout, c->opts);
+        cli_print_opts(stdout, c->opts, c->notes);
     }
     printf("\nGlobal options:\n");
-    cli_print_opts(stdout, cli_global_opts);
+    cli_print_opts(stdout, cli_global_opts, NULL);
 }
 
 static const cli_group *find_group(const char *name)
@@ -158,6 +175,25 @@ static int check_cmd(const cli_group *g, const cli_cmd *c, const cli_args *a)
     return 0;
 }
 
+/* As libargot reads it: the option, else the first non-empty variable. */
+static int have_key(const cli_args *a)
+{
+    const char *v = getenv("ARGOT_API_KEY"), *w = getenv("OPENAI_API_KEY");
+    return a->values[OPT_API_KEY] != NULL || (v != NULL && v[0] != '\0') ||
+           (w != NULL && w[0] != '\0');
+}
+
+/* The default server (api.openai.com) always needs a key: with none and no other server named,
+ * say so instead of sending a request that can only fail (offline: as a network error). */
+static int check_key(cli_ctx *ctx, const cli_args *a)
+{
+    if (have_key(a) || strcmp(argot_client_base_url(ctx->client), ARGOT_DEFAULT_BASE_URL) != 0)
+        return 0;
+    return cli_usage_error("no API key is set: pass --api-key KEY or set ARGOT_API_KEY or "
+                           "OPENAI_API_KEY (for argotd, also --base-url URL or ARGOT_BASE_URL, "
+                           "e.g. http://127.0.0.1:8080/v1)");
+}
+
 static int make_client(cli_ctx *ctx, const cli_args *a)
 {
     argot_client_options o = ARGOT_CLIENT_OPTIONS_INIT;
@@ -190,7 +226,7 @@ static int make_client(cli_ctx *ctx, const cli_args *a)
         fprintf(stderr, "argot: %s\n", argot_status_str(st));
         return CLI_EXIT_ERROR;
     }
-    return 0;
+    return check_key(ctx, a);
 }
 
 static int run_cmd(cli_args *a, const cli_cmd *c)

@@ -33,6 +33,8 @@ static const cli_opt_spec specs[] = {
     {OPT_OFFSET, "offset", 0, "N", "first byte of the part in the file (default 0)"},
     {OPT_LENGTH, "length", 0, "N", "bytes in the part (default: to the end of the file)"},
     {OPT_MD5, "md5", 0, "HEX", "MD5 of the whole file, checked by the server"},
+    {OPT_CONTINUE, "continue", 'c', NULL, "resume PATH from its size (needs -o PATH)"},
+    {OPT_LIMIT_RATE, "limit-rate", 0, "RATE", "receive at most RATE bytes a second, e.g. 500K"},
 };
 
 const int cli_global_opts[] = {OPT_BASE_URL, OPT_API_KEY, OPT_MAX_RETRIES, OPT_TIMEOUT, OPT_JSON,
@@ -115,7 +117,15 @@ int cli_parse(cli_args *a, int argc, char **argv)
     return 0;
 }
 
-void cli_print_opts(FILE *out, const int *ids)
+static const char *opt_help(const cli_opt_spec *s, const cli_opt_note *notes)
+{
+    for (; notes != NULL && notes->id >= 0; notes++)
+        if (notes->id == s->id)
+            return notes->help;
+    return s->help;
+}
+
+void cli_print_opts(FILE *out, const int *ids, const cli_opt_note *notes)
 {
     for (; *ids >= 0; ids++) {
         const cli_opt_spec *s = &specs[*ids];
@@ -126,6 +136,6 @@ void cli_print_opts(FILE *out, const int *ids)
         else
             snprintf(left, sizeof(left), "    --%s%s%s", s->long_name, s->value_name ? " " : "",
                      s->value_name ? s->value_name : "");
-        fprintf(out, "  %-28s %s\n", left, s->help);
+        fprintf(out, "  %-28s %s\n", left, opt_help(s, notes));
     }
 }

@@ -48,6 +48,8 @@ const char *argot_status_str(argot_status status)
         return "timed out";
     case ARGOT_E_ABORTED:
         return "aborted by callback";
+    case ARGOT_E_RANGE:
+        return "range not satisfiable";
     }
     return "unknown status";
 }
@@ -288,6 +290,8 @@ argot_status argot__http_status_to_status(long http_status)
         return ARGOT_E_CONFLICT;
     case 413:
         return ARGOT_E_TOO_LARGE;
+    case 416:
+        return ARGOT_E_RANGE;
     default:
         return ARGOT_E_HTTP;
     }

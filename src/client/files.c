@@ -1,53 +1,11 @@
 /*
- * The five Files API operations and the list iterator, on top of argot__perform().
+ * The five Files API operations, described for the generic runner of op.c.
  */
 #include "client/internal.h"
 
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
-
-static argot_status check_opts(const argot_request_options *o)
-{
-    if (o == NULL)
-        return ARGOT_OK;
-    if (o->version != ARGOT_REQUEST_OPTIONS_VERSION)
-        return ARGOT_E_INVALID;
-    if (o->retry != NULL)
-        return argot__retry_validate(o->retry);
-    return ARGOT_OK;
-}
-
-/* Common start of every operation: argument checks and a clean last-error record. */
-argot_status argot__op_begin(argot_client *c,
-                             const argot_request_options *o,
-                             unsigned req_version,
-                             unsigned want_version)
-{
-    argot__error_reset(c);
-    if (req_version != want_version)
-        return argot__error_set(c, ARGOT_E_INVALID, "unsupported request struct version %u",
-                                req_version);
-    if (check_opts(o) != ARGOT_OK)
-        return argot__error_set(c, ARGOT_E_INVALID, "invalid request options");
-    return ARGOT_OK;
-}
-
-argot_status argot__op_start(argot_client *c,
-                             int args_ok,
-                             const char *null_msg,
-                             const void *req,
-                             const argot_request_options *opts,
-                             unsigned want_version)
-{
-    if (c == NULL)
-        return ARGOT_E_INVALID;
-    if (!args_ok)
-        return argot__error_set(c, ARGOT_E_INVALID, "%s",
-                                null_msg != NULL ? null_msg : "NULL argument");
-    /* C11 6.7.2.1: a pointer to a struct, converted, points to its first member. */
-    return argot__op_begin(c, opts, *(const unsigned *)req, want_version);
-}
 
 static argot_status file_url(argot_client *c, argot_buf *url, const char *id, const char *suffix)
 {
@@ -64,88 +22,11 @@ static argot_status file_url(argot_client *c, argot_buf *url, const char *id, co
     return ARGOT_OK;
 }
 
-/* Parses the 2xx JSON body of r into *root. */
-argot_status argot__op_json(argot_client *c, argot__request *r, json_t **root)
-{
-    if (r->body.len == 0 || argot__json_parse(root, r->body.ptr, r->body.len) != ARGOT_OK) {
-        *root = NULL;
-        return argot__error_set(c, ARGOT_E_PROTOCOL, "the response is not valid JSON");
-    }
-    return ARGOT_OK;
-}
-
-argot_status argot__op_decode(argot_client *c,
-                              argot__request *r,
-                              const argot__result_kind *k,
-                              void **out)
-{
-    void *obj = NULL;
-    json_t *root = NULL;
-    argot_status st = argot__op_json(c, r, &root);
-
-    if (st == ARGOT_OK && (obj = calloc(1, k->size)) == NULL)
-        st = argot__error_set(c, ARGOT_E_NOMEM, NULL);
-    if (st == ARGOT_OK && k->decode(obj, root) != ARGOT_OK)
-        st = argot__error_set(c, ARGOT_E_PROTOCOL, "%s", k->invalid);
-    if (st == ARGOT_OK &&
-        (*(char **)((char *)obj + k->json_off) = argot_buf_detach(&r->body)) == NULL)
-        st = argot__error_set(c, ARGOT_E_NOMEM, NULL);
-    json_decref(root);
-    if ((st != ARGOT_OK || out == NULL) && obj != NULL) {
-        k->free(obj);
-        obj = NULL;
-    }
-    if (out != NULL)
-        *out = obj;
-    return st;
-}
-
-argot_status argot__op_run(argot_client *c,
-                           argot__request *r,
-                           const argot__result_kind *k,
-                           void **out)
-{
-    argot_status st = argot__perform(c, r);
-
-    if (st == ARGOT_OK)
-        st = argot__op_decode(c, r, k, out);
-    else if (out != NULL)
-        *out = NULL;
-    if (st == ARGOT_OK && r->upload != NULL && r->progress != NULL)
-        (void)r->progress(r->upload->pos, r->upload->pos, r->progress_userdata);
-    argot__request_free(r);
-    return st;
-}
-
-argot_status argot__op_call(argot_client *c,
-                            const char *method,
-                            const char *url,
-                            const char *json_body,
-                            const argot_request_options *opts,
-                            const argot__result_kind *k,
-                            void **out)
-{
-    argot__request r;
-
-    argot__request_init(&r, method, url);
-    r.opts = opts;
-    r.json_body = json_body;
-    return argot__op_run(c, &r, k, out);
-}
-
 ARGOT__RESULT_KIND(file_kind,
                    argot_file,
                    argot__file_from_json,
                    argot_file_free,
                    "the response is not a File object");
-
-void argot_file_free(argot_file *file)
-{
-    if (file == NULL)
-        return;
-    argot__file_clear(file);
-    free(file);
-}
 
 /* ---- list ---- */
 
@@ -325,7 +206,10 @@ argot_status argot_files_create_file(argot_file **out,
     st = argot__upload_open(&up, req);
     if (st != ARGOT_OK) {
         client->err.os_errno = up.io_errno;
-        if (st == ARGOT_E_IO)
+        if (st == ARGOT_E_IO && req->file.kind == ARGOT_SOURCE_PATH)
+            st = argot__error_set(client, st, "cannot open the upload source %s: %s",
+                                  req->file.path, strerror(up.io_errno));
+        else if (st == ARGOT_E_IO)
             st = argot__error_set(client, st, "cannot open the upload source: %s",
                                   strerror(up.io_errno));
         else
@@ -358,17 +242,32 @@ static argot_status download_result(argot_download **out,
     if (d == NULL)
         return argot__error_set(c, ARGOT_E_NOMEM, NULL);
     d->bytes = s->written;
+    d->offset = s->offset;
+    d->size = s->size;
+    d->http_status = s->status;
+    d->restarted = s->restarted;
+    d->already_complete = s->complete && s->written == 0 && !s->restarted;
     d->content_type = r->resp_content_type;
     r->resp_content_type = NULL;
-    if (s->spec->kind == ARGOT_SINK_BUFFER) {
+    d->etag = s->etag[0] != '\0' ? argot__strdup(s->etag) : NULL;
+    if (s->spec->kind == ARGOT_SINK_BUFFER)
         d->data = s->buf.ptr != NULL ? argot_buf_detach(&s->buf) : calloc(1, 1);
-        if (d->data == NULL) {
-            argot_download_free(d);
-            return argot__error_set(c, ARGOT_E_NOMEM, NULL);
-        }
+    if ((s->etag[0] != '\0' && d->etag == NULL) ||
+        (s->spec->kind == ARGOT_SINK_BUFFER && d->data == NULL)) {
+        argot_download_free(d);
+        return argot__error_set(c, ARGOT_E_NOMEM, NULL);
     }
     *out = d;
     return ARGOT_OK;
+}
+
+/* The final progress call: too late to abort. */
+static void download_progress_end(const argot_download_file_request *req, const argot__sink *s)
+{
+    uint64_t done = s->offset + s->written;
+
+    if (req->progress != NULL)
+        (void)req->progress(done, s->size >= 0 ? (uint64_t)s->size : done, req->progress_userdata);
 }
 
 static argot_status download_run(argot_download **out,
@@ -379,11 +278,11 @@ static argot_status download_run(argot_download **out,
 {
     argot__sink sink;
     argot__request r;
-    argot_status st = argot__sink_init(&sink, &req->sink);
+    argot_status st = argot__sink_init(c, &sink, req);
 
     if (st != ARGOT_OK) {
         argot__sink_free(&sink);
-        return argot__error_set(c, st, "invalid download sink");
+        return st;
     }
     argot__request_init(&r, "GET", url);
     r.accept = "application/binary";
@@ -391,19 +290,40 @@ static argot_status download_run(argot_download **out,
     r.sink = &sink;
     r.progress = req->progress;
     r.progress_userdata = req->progress_userdata;
+    r.max_recv_speed = req->max_recv_speed;
     st = argot__perform(c, &r);
     if (argot__sink_finish(&sink, st == ARGOT_OK) != ARGOT_OK && st == ARGOT_OK) {
         c->err.os_errno = sink.io_errno;
         st = argot__error_set(c, ARGOT_E_IO, "cannot write the download: %s",
                               strerror(sink.io_errno));
     }
-    if (st == ARGOT_OK && req->progress != NULL)
-        (void)req->progress(sink.written, sink.written, req->progress_userdata);
+    if (st == ARGOT_OK)
+        download_progress_end(req, &sink);
     if (st == ARGOT_OK && out != NULL)
         st = download_result(out, c, &sink, &r);
     argot__request_free(&r);
     argot__sink_free(&sink);
     return st;
+}
+
+/* The request as version 2: a version 1 struct is the first members of the current one. */
+typedef struct download_request_v1 {
+    unsigned version;
+    const char *file_id;
+    argot_download_sink sink;
+    argot_progress_fn progress;
+    void *progress_userdata;
+} download_request_v1;
+
+static const argot_download_file_request *download_request(const argot_download_file_request *req,
+                                                           argot_download_file_request *v2)
+{
+    if (req == NULL || req->version != 1)
+        return req;
+    *v2 = (argot_download_file_request)ARGOT_DOWNLOAD_FILE_REQUEST_INIT;
+    memcpy(v2, req, sizeof(download_request_v1));
+    v2->version = ARGOT_DOWNLOAD_FILE_REQUEST_VERSION;
+    return v2;
 }
 
 argot_status argot_files_download_file(argot_download **out,
@@ -412,12 +332,18 @@ argot_status argot_files_download_file(argot_download **out,
                                        const argot_request_options *opts)
 {
     argot_buf url = ARGOT_BUF_INIT(1u << 16);
+    argot_download_file_request v2;
     argot_status st;
 
     ARGOT__OUT_CLEAR(out);
+    req = download_request(req, &v2);
     st = argot__op_start(client, req != NULL, NULL, req, opts, ARGOT_DOWNLOAD_FILE_REQUEST_VERSION);
     if (st == ARGOT_OK && out == NULL && req->sink.kind == ARGOT_SINK_BUFFER)
         st = argot__error_set(client, ARGOT_E_INVALID, "a buffer download needs out");
+    if (st == ARGOT_OK &&
+        (req->offset > (uint64_t)INT64_MAX ||
+         (req->length > 0 && req->offset > (uint64_t)INT64_MAX - (uint64_t)req->length)))
+        st = argot__error_set(client, ARGOT_E_INVALID, "offset + length must be below 2^63");
     if (st == ARGOT_OK)
         st = file_url(client, &url, req->file_id, "/content");
     if (st == ARGOT_OK)
@@ -432,5 +358,6 @@ void argot_download_free(argot_download *download)
         return;
     free(download->data);
     free(download->content_type);
+    free(download->etag);
     free(download);
 }

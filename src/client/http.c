@@ -20,6 +20,9 @@ typedef struct attempt {
     char request_id[ARGOT__MAX_HEADER_VAL];
     char retry_after[ARGOT__MAX_HEADER_VAL];
     char retry_after_ms[ARGOT__MAX_HEADER_VAL];
+    char content_range[ARGOT__MAX_HEADER_VAL];
+    char etag[ARGOT__MAX_HEADER_VAL];
+    int64_t content_length; /* -1 when absent */
     int has_retry_after;
     int has_retry_after_ms;
     int should_retry;
@@ -98,9 +101,25 @@ static void status_line(attempt *a, const char *line, size_t n)
     const char *sp = memchr(line, ' ', n);
     /* A new status line (after 100 Continue, say) starts a fresh set of headers. */
     a->status = sp != NULL ? strtol(sp + 1, NULL, 10) : 0;
-    a->content_type[0] = a->request_id[0] = '\0';
+    a->content_type[0] = a->request_id[0] = a->content_range[0] = a->etag[0] = '\0';
+    a->content_length = -1;
     a->has_retry_after = a->has_retry_after_ms = 0;
     a->should_retry = -1;
+}
+
+/* The blank line after the headers: a download checks its 2xx head (resume.c). */
+static int end_of_head(attempt *a)
+{
+    if (a->r->sink == NULL || !is_2xx(a->status))
+        return 0;
+    return argot__sink_head(a->r->sink, a->status, a->content_range, a->etag, a->content_length);
+}
+
+static int64_t parse_length(const char *v)
+{
+    char *end;
+    long long n = strtoll(v, &end, 10);
+    return end != v && *end == '\0' && n >= 0 ? (int64_t)n : -1;
 }
 
 static size_t on_header(char *line, size_t size, size_t nitems, void *ud)
@@ -111,6 +130,16 @@ static size_t on_header(char *line, size_t size, size_t nitems, void *ud)
 
     if (n >= 5 && memcmp(line, "HTTP/", 5) == 0) {
         status_line(a, line, n);
+    } else if (n <= 2 && (line[0] == '\r' || line[0] == '\n')) {
+        if (a->status >= 200 && end_of_head(a) != 0)
+            return 0; /* stops the transfer before any byte of the body */
+    } else if (header_is(line, n, "content-range", &v)) {
+        header_value(a->content_range, line + v, n - v);
+    } else if (header_is(line, n, "etag", &v)) {
+        header_value(a->etag, line + v, n - v);
+    } else if (header_is(line, n, "content-length", &v)) {
+        header_value(tmp, line + v, n - v);
+        a->content_length = parse_length(tmp);
     } else if (header_is(line, n, "content-type", &v)) {
         header_value(a->content_type, line + v, n - v);
     } else if (header_is(line, n, "x-request-id", &v)) {
@@ -174,10 +203,14 @@ static int on_progress(
         done = r->upload->pos;
         total = r->upload->size > 0 ? (uint64_t)r->upload->size : 0;
     } else {
-        if (!is_2xx(a->status))
+        const argot__sink *s = r->sink;
+        if (!is_2xx(a->status) || s == NULL)
             return 0;
-        done = (uint64_t)dlnow;
-        total = dltotal > 0 ? (uint64_t)dltotal : 0;
+        /* From byte 0 of the file: a resumed download starts at its offset. */
+        done = s->offset + s->written;
+        total = s->size >= 0 ? (uint64_t)s->size : 0;
+        if (s->size < 0 && dltotal > 0)
+            total = (s->status == 206 ? s->start : 0) + (uint64_t)dltotal;
     }
     if (r->progress(done, total, r->progress_userdata) != 0) {
         a->progress_aborted = 1;
@@ -203,6 +236,20 @@ static argot_status add_header(struct curl_slist **list,
     char line[2048];
     snprintf(line, sizeof(line), "%s: %s%s", name, prefix, v);
     return add_line(list, line);
+}
+
+/* Range and If-Range of a ranged or resumed download (resume.c says which). */
+static argot_status add_range(struct curl_slist **list, argot__sink *s)
+{
+    char range[64], if_range[ARGOT__MAX_HEADER_VAL];
+    argot_status st = ARGOT_OK;
+
+    argot__sink_range(s, range, sizeof(range), if_range, sizeof(if_range));
+    if (range[0] != '\0')
+        st = add_header(list, "Range", "", range);
+    if (st == ARGOT_OK && if_range[0] != '\0')
+        st = add_header(list, "If-Range", "", if_range);
+    return st;
 }
 
 static argot_status build_headers(argot_client *c,
@@ -233,6 +280,8 @@ static argot_status build_headers(argot_client *c,
     if (st == ARGOT_OK && r->upload == NULL && strcmp(r->method, "POST") == 0)
         st = add_line(out,
                       r->json_body != NULL ? "Content-Type: application/json" : "Content-Type:");
+    if (st == ARGOT_OK && r->sink != NULL)
+        st = add_range(out, r->sink);
     for (h = r->opts != NULL ? r->opts->headers : NULL; h != NULL && *h != NULL && st == ARGOT_OK;
          h++)
         st = add_line(out, *h);
@@ -268,6 +317,8 @@ static argot_status setup_easy(
     curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
     curl_easy_setopt(h, CURLOPT_XFERINFODATA, a);
     curl_easy_setopt(h, CURLOPT_NOPROGRESS, r->progress != NULL ? 0L : 1L);
+    if (r->max_recv_speed > 0)
+        curl_easy_setopt(h, CURLOPT_MAX_RECV_SPEED_LARGE, (curl_off_t)r->max_recv_speed);
     if (strcmp(r->method, "DELETE") == 0)
         curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "DELETE");
     if (r->upload != NULL) {
@@ -296,6 +347,10 @@ static argot_status transport_status(const attempt *a,
         return ARGOT_E_IO;
     if (a->body_too_large || (r->sink != NULL && r->sink->too_large))
         return ARGOT_E_TOO_LARGE;
+    if (r->sink != NULL && r->sink->range_error)
+        return ARGOT_E_RANGE;
+    if (r->sink != NULL && r->sink->bad_range)
+        return ARGOT_E_PROTOCOL;
     switch (rc) {
     case CURLE_OUT_OF_MEMORY:
         return ARGOT_E_NOMEM;
@@ -374,6 +429,9 @@ static argot_status one_attempt(
     st = argot__http_status_to_status(a->status);
     if (st == ARGOT_OK && a->status == 0)
         st = ARGOT_E_PROTOCOL;
+    if (st == ARGOT_E_RANGE && r->sink != NULL &&
+        argot__sink_416(r->sink, a->content_range, a->etag))
+        st = ARGOT_OK; /* nothing left to send: the sink already holds the whole file */
     *retryable = st != ARGOT_OK;
 out:
     curl_mime_free(mime);
@@ -390,12 +448,13 @@ static void sleep_ms(int64_t ms)
     }
 }
 
-/* Gets the body source and sink back to their first byte; 0 when that is possible. */
+/* Gets the upload back to its first byte, and the download ready to resume or to start over;
+ * 0 when that is possible. */
 static int restart_body(argot__request *r)
 {
     if (r->upload != NULL && argot__upload_rewind(r->upload) != 0)
         return -1;
-    if (r->sink != NULL && argot__sink_restart(r->sink) != 0)
+    if (r->sink != NULL && argot__sink_retry(r->sink) != 0)
         return -1;
     return 0;
 }
@@ -423,9 +482,14 @@ static int64_t next_delay(argot_client *c,
 
 static void summarize(argot_client *c, const argot__request *r, argot_status st)
 {
+    char buf[256];
+    const char *problem = r->sink != NULL ? argot__sink_problem(r->sink, buf, sizeof(buf)) : NULL;
+
     if (st == ARGOT_OK)
         return;
-    if (st == ARGOT_E_IO && c->err.os_errno != 0)
+    if (problem != NULL)
+        argot__error_set(c, st, "%s", problem);
+    else if (st == ARGOT_E_IO && c->err.os_errno != 0)
         argot__error_set(c, st, "cannot %s: %s",
                          r->upload != NULL ? "read the upload" : "write the download",
                          strerror(c->err.os_errno));

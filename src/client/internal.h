@@ -75,29 +75,81 @@ argot_status argot__upload_mime(curl_mime **out, CURL *curl, argot__upload *up);
 int argot__upload_rewind(argot__upload *up);
 void argot__upload_close(argot__upload *up);
 
-/* ---- download sink (download.c) ---- */
+/* ---- download sink (download.c) and its range state (resume.c) ---- */
 typedef struct argot__sink {
     const argot_download_sink *spec;
     int fd;
     int own_fd;
-    off_t start_off;
+    off_t base_pos; /* fd position of byte `offset` of the file (where this call's bytes go) */
     int seekable;
-    int created; /* ARGOT_SINK_PATH: file created by us */
+    int created; /* ARGOT_SINK_PATH: file created by us, removed again if the download fails */
+    int resume;  /* ARGOT_SINK_PATH with offset > 0: the file holds bytes 0..offset-1 */
     argot_buf buf;
-    uint64_t written;
+    uint64_t offset;  /* byte of the file the sink's new bytes start at (0 after a restart) */
+    uint64_t written; /* bytes written from offset on */
     int io_errno;
     int too_large;
     int aborted;
+
+    /* What was asked (resume.c). */
+    uint64_t req_offset;
+    int64_t length;       /* -1: to the end */
+    const char *if_range; /* the caller's, or NULL */
+    /* If-Range of a resumed retry: the validator of the response that delivered the sink's
+     * bytes ("" when there is none: the retry then starts over from offset). */
+    char validator[ARGOT__MAX_HEADER_VAL];
+    /* The attempt in flight. */
+    uint64_t start; /* first byte asked for */
+    int ranged;     /* a Range header was sent */
+    int if_range_sent;
+    /* What the answers said. */
+    long status;  /* of the last 2xx (or the 416 that said "complete") */
+    int64_t size; /* of the file, -1 unknown */
+    char etag[ARGOT__MAX_HEADER_VAL];
+    int restarted;   /* a 200 answered a range: the sink went back to byte 0 */
+    int complete;    /* a 416 said the open-ended range starts at the end of the file */
+    int range_error; /* a 200 answered a range and the sink cannot start over: ARGOT_E_RANGE */
+    int bad_range;   /* a 206 that is not the range asked for: ARGOT_E_PROTOCOL */
 } argot__sink;
 
-argot_status argot__sink_init(argot__sink *s, const argot_download_sink *spec);
+/* Prepares the sink of req (its kind, offset, length and if_range); a failure is INVALID with
+ * the summary set on c. argot__sink_free() must be called in every case. */
+argot_status argot__sink_init(argot_client *c,
+                              argot__sink *s,
+                              const argot_download_file_request *req);
 /* 0 ok; -1 failed (flags say why). */
 int argot__sink_write(argot__sink *s, const char *data, size_t len);
-/* Back to zero bytes for a retry: 0 ok, -1 impossible. */
+/* Back to zero bytes after offset for a retry: 0 ok, -1 impossible. */
 int argot__sink_restart(argot__sink *s);
+/* Back to byte 0 of the file (a 200 answered a range): 0 ok, -1 impossible. */
+int argot__sink_rewind(argot__sink *s);
 /* Ends the download: ok != 0 keeps the data, else a created path is removed. */
 argot_status argot__sink_finish(argot__sink *s, int ok);
 void argot__sink_free(argot__sink *s);
+
+/* Parses a Content-Range value: "bytes FIRST-LAST/SIZE" or "bytes FIRST-LAST/x" (*size -1,
+ * x being a star) set *first and *last; "bytes x/SIZE" (unsatisfied) sets *first = *last =
+ * UINT64_MAX. Returns 0, or -1 for anything else. */
+int argot__content_range_parse(const char *v, uint64_t *first, uint64_t *last, int64_t *size);
+/* The Range of the next attempt into range ("" for none, then no If-Range either) and its
+ * If-Range into if_range ("" for none); remembers what was asked. */
+void argot__sink_range(argot__sink *s, char *range, size_t rn, char *if_range, size_t in);
+/* At the end of a 2xx head: checks a 206 against the range asked for, starts the sink over at
+ * byte 0 when a 200 answers a range, and learns the validator. content_length is -1 when
+ * absent. 0, or -1 to stop the transfer (bad_range or range_error set). */
+int argot__sink_head(argot__sink *s,
+                     long status,
+                     const char *content_range,
+                     const char *etag,
+                     int64_t content_length);
+/* A 416: 1 when it says an open-ended range started at the end of the file (complete set),
+ * else 0 (size learnt when the 416 said it). */
+int argot__sink_416(argot__sink *s, const char *content_range, const char *etag);
+/* Before a retry: keeps the bytes for a resume when a validator is known, else starts over
+ * from offset. 0, or -1 when the sink can do neither. */
+int argot__sink_retry(argot__sink *s);
+/* The summary of a transfer stopped by argot__sink_head() into buf, or NULL when it was not. */
+const char *argot__sink_problem(const argot__sink *s, char *buf, size_t n);
 
 /* ---- the HTTP engine (http.c) ---- */
 typedef struct argot__request {
@@ -111,6 +163,7 @@ typedef struct argot__request {
     const argot_request_options *opts;
     argot_progress_fn progress;
     void *progress_userdata;
+    uint64_t max_recv_speed; /* bytes per second, 0: no limit */
     char *resp_content_type; /* of the successful response */
 } argot__request;
 

@@ -264,3 +264,11 @@ argot_status argot__part_from_json(argot_upload_part *p, json_t *obj)
     }
     return st;
 }
+
+void argot_file_free(argot_file *file)
+{
+    if (file == NULL)
+        return;
+    argot__file_clear(file);
+    free(file);
+}

@@ -145,6 +145,9 @@ static argot_status open_part(argot_client *c,
     if (st == ARGOT_OK)
         return st;
     c->err.os_errno = up->io_errno;
+    if (st == ARGOT_E_IO && req->data.kind == ARGOT_SOURCE_PATH)
+        return argot__error_set(c, st, "cannot open the part source %s: %s", req->data.path,
+                                strerror(up->io_errno));
     if (st == ARGOT_E_IO)
         return argot__error_set(c, st, "cannot open the part source: %s", strerror(up->io_errno));
     return argot__error_set(c, st, "invalid part source or range");

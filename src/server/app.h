@@ -1,7 +1,6 @@
 /*
  * The server's shared state, created once in main.c and read by every handler.
- * Thread: all fields are set before the HTTP daemon starts and never change after, except the
- * atomic counters.
+ * Thread: all fields are set before the HTTP server starts and never change after.
  */
 #ifndef ARGOT_SERVER_APP_H
 #define ARGOT_SERVER_APP_H
@@ -13,6 +12,7 @@
 #include "server/blob/blob.h"
 #include "server/config.h"
 #include "server/meta/meta.h"
+#include "server/store/store.h"
 
 struct metrics;
 
@@ -20,8 +20,8 @@ typedef struct app {
     const cfg *cfg;
     meta_store *meta;
     blob_store *blob;
+    store *store; /* the frontend every handler goes through */
     struct metrics *metrics;
-    atomic_int inflight; /* requests between first call and completion */
 } app;
 
 /* The server's notion of "now" in Unix seconds (honours --clock-offset). */

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "server/app.h"
 #include "server/http/http.h"
 #include "server/log.h"
 
@@ -66,16 +67,18 @@ int auth_resolve(http_req *r)
     }
     uint8_t hash[32];
     id_key_hash(key, len, hash);
-    meta_store *m = r->app->meta;
-    int rc = m->ops->key_lookup(m, hash, r->org);
-    if (rc == META_OK)
+    st_err e = ST_ERR_INIT;
+    int rc = store_key_lookup(r->app->store, hash, r->org, &e);
+    if (rc == ST_OK)
         return 0;
     r->org[0] = '\0';
-    if (rc == META_E_NOTFOUND) {
+    if (rc == ST_E_NOTFOUND) {
         reply_incorrect(r, key, len);
         return -1;
     }
-    LOG(LOG_ERROR, "msg=\"key lookup failed\" id=%s rc=%d", r->request_id, rc);
+    LOG(LOG_ERROR, "msg=\"key lookup failed\" id=%s code=%s message=\"%s\"", r->request_id,
+        st_code_name(e.code), e.msg);
+    http_add_header(r, "Retry-After", "1");
     http_reply_error(r, 503, "server_error", NULL, NULL,
                      "The server is temporarily unable to check API keys. Please retry.");
     return -1;

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/buf.h"
 #include "server/log.h"
 
 enum cfg_type { CFG_STR, CFG_INT, CFG_BOOL };
@@ -28,6 +29,10 @@ static const cfg_spec specs[] = {
      "address to listen on, HOST:PORT (port 0 picks a free port)"},
     {"data", "ARGOT_DATA", CFG_STR, "./data", 0, 0, F(data_dir),
      "data directory (created 0700): argot.db, blobs/, tmp/"},
+    {"meta", "ARGOT_META", CFG_STR, NULL, 0, 0, F(meta_url),
+     "metadata backend URL: sqlite:PATH, postgres://... or mem: (default sqlite:DATA/argot.db)"},
+    {"blob", "ARGOT_BLOB", CFG_STR, NULL, 0, 0, F(blob_url),
+     "blob backend URL: file:DIR or mem: (default file:DATA)"},
     {"threads", "ARGOT_THREADS", CFG_INT, "0", 0, 256, F(threads),
      "worker threads (0: twice the number of CPUs, at least 4)"},
     {"max-file-bytes", "ARGOT_MAX_FILE_BYTES", CFG_INT, "536870912", 1, INT64_MAX,
@@ -45,13 +50,46 @@ static const cfg_spec specs[] = {
     {"max-connections", "ARGOT_MAX_CONNECTIONS", CFG_INT, "1024", 1, 65536, F(max_connections),
      "concurrent connections; more are refused"},
     {"connection-timeout", "ARGOT_CONNECTION_TIMEOUT", CFG_INT, "60", 1, 86400,
-     F(connection_timeout), "seconds a connection may stay idle (slow clients are dropped)"},
+     F(connection_timeout),
+     "seconds a connection may stay idle between requests, or make no progress in one"},
+    {"header-timeout", "ARGOT_HEADER_TIMEOUT", CFG_INT, "10", 1, 3600, F(header_timeout),
+     "seconds a request head may take from its first byte to its end (then 408 and close)"},
+    {"min-body-rate", "ARGOT_MIN_BODY_RATE", CFG_INT, "1024", 0, INT64_MAX, F(min_body_rate),
+     "bytes per second a request body must average over each --body-rate-window (0: off)"},
+    {"body-rate-window", "ARGOT_BODY_RATE_WINDOW", CFG_INT, "10", 1, 3600, F(body_rate_window),
+     "seconds over which --min-body-rate is measured"},
+    {"max-head-bytes", "ARGOT_MAX_HEAD_BYTES", CFG_INT, "32768", 1024, 1048576, F(max_head_bytes),
+     "largest request head (request line and header fields); more is 431"},
+    {"max-url-bytes", "ARGOT_MAX_URL_BYTES", CFG_INT, "8192", 64, 1048576, F(max_url_bytes),
+     "longest request target (path and query); more is 414"},
+    {"max-headers", "ARGOT_MAX_HEADERS", CFG_INT, "100", 8, 10000, F(max_headers),
+     "most header fields in a request; more is 431"},
+    {"max-query-params", "ARGOT_MAX_QUERY_PARAMS", CFG_INT, "64", 1, 100000, F(max_query_params),
+     "most query parameters in a request; more is 400"},
+    {"max-discard-bytes", "ARGOT_MAX_DISCARD_BYTES", CFG_INT, "67108864", 0, INT64_MAX,
+     F(max_discard_bytes),
+     "body bytes read and dropped after an early reply (413, 401, ...) so the client can read "
+     "it; past this the connection is closed"},
+    {"linger-timeout", "ARGOT_LINGER_TIMEOUT", CFG_INT, "5", 0, 3600, F(linger_timeout),
+     "seconds a connection being closed keeps reading and dropping what the client still sends"},
     {"sweep-interval", "ARGOT_SWEEP_INTERVAL", CFG_INT, "60", 1, 86400, F(sweep_interval),
      "seconds between sweeps of expired files and orphan blobs"},
+    {"tombstone-seconds", "ARGOT_TOMBSTONE_SECONDS", CFG_INT, "86400", 0, 315360000,
+     F(tombstone_seconds),
+     "seconds a deleted or expired file's id stays a valid list cursor (after=), at least"},
+    {"lease-seconds", "ARGOT_LEASE_SECONDS", CFG_INT, "30", 2, 86400, F(lease_seconds),
+     "seconds an instance's lease lasts unrenewed (it is renewed every third of that); after "
+     "it others reap the instance's unfinished uploads"},
+    {"meta-retries", "ARGOT_META_RETRIES", CFG_INT, "3", 0, 20, F(meta_retries),
+     "times a metadata call that failed retryably (a serialization failure, a deadlock, a lost "
+     "connection) is tried again at once, after 10-30 ms, doubling (0: never)"},
     {"shutdown-grace", "ARGOT_SHUTDOWN_GRACE", CFG_INT, "30", 0, 3600, F(shutdown_grace),
      "seconds SIGTERM waits for in-flight requests"},
     {"strict-download", "ARGOT_STRICT_DOWNLOAD", CFG_BOOL, "0", 0, 1, F(strict_download),
      "refuse downloads of assistants/user_data files, as api.openai.com does"},
+    {"response-profile", "ARGOT_RESPONSE_PROFILE", CFG_STR, "auto", 0, 0, F(response_profile),
+     "service (as api.openai.com), spec (as OpenAI's OpenAPI spec) or auto (spec for strict "
+     "clients); the header Argot-Response-Profile overrides it"},
     {"metrics", "ARGOT_METRICS", CFG_BOOL, "0", 0, 1, F(metrics),
      "serve GET /metrics (Prometheus text format, no auth)"},
     {"log-level", "ARGOT_LOG_LEVEL", CFG_STR, "info", 0, 0, F(log_level),
@@ -183,6 +221,19 @@ static int parse_args(cfg *c, int argc, char **argv, int argi)
     return 0;
 }
 
+static int parse_profile(cfg *c)
+{
+    static const char *const names[] = {"auto", "service", "spec"};
+    for (int i = 0; i < 3; i++)
+        if (!strcmp(c->response_profile, names[i])) {
+            c->profile = (enum cfg_profile)i;
+            return 0;
+        }
+    fprintf(stderr, "argotd: --response-profile: '%s' is not service, spec or auto\n",
+            c->response_profile);
+    return -1;
+}
+
 int cfg_load(cfg *c, int argc, char **argv, int argi)
 {
     memset(c, 0, sizeof *c);
@@ -191,7 +242,7 @@ int cfg_load(cfg *c, int argc, char **argv, int argi)
     int rc = parse_args(c, argc, argv, argi);
     if (rc)
         return rc;
-    if (split_listen(c))
+    if (split_listen(c) || parse_profile(c))
         return 2;
     int lvl = log_level_parse(c->log_level);
     if (lvl < 0) {
@@ -224,18 +275,30 @@ void cfg_print_help(FILE *out)
     }
 }
 
+/* One line with every setting (strings quoted; none of them is a secret). */
 void cfg_log_effective(const cfg *c)
 {
-    LOG(LOG_INFO,
-        "msg=config listen=%s data=%s threads=%lld max_file_bytes=%lld max_upload_bytes=%lld "
-        "max_part_bytes=%lld max_org_bytes=%lld "
-        "max_batch_bytes=%lld max_connections=%lld connection_timeout=%lld sweep_interval=%lld "
-        "strict_download=%d metrics=%d clock_offset=%lld",
-        c->listen, c->data_dir, (long long)c->threads, (long long)c->max_file_bytes,
-        (long long)c->max_upload_bytes, (long long)c->max_part_bytes, (long long)c->max_org_bytes,
-        (long long)c->max_batch_bytes, (long long)c->max_connections,
-        (long long)c->connection_timeout, (long long)c->sweep_interval, c->strict_download,
-        c->metrics, (long long)c->clock_offset);
+    argot_buf b = ARGOT_BUF_INIT(8192);
+    int rc = argot_buf_puts(&b, "msg=config");
+    for (size_t i = 0; i < NSPECS && !rc; i++) {
+        const cfg_spec *sp = &specs[i];
+        const void *field = (const char *)c + sp->offset;
+        char key[64];
+        snprintf(key, sizeof key, "%s", sp->flag);
+        for (char *k = key; *k; k++)
+            if (*k == '-')
+                *k = '_';
+        if (sp->type == CFG_STR)
+            rc = argot_buf_printf(&b, " %s=\"%s\"", key,
+                                  *(char *const *)field ? *(char *const *)field : "");
+        else if (sp->type == CFG_BOOL)
+            rc = argot_buf_printf(&b, " %s=%d", key, *(const int *)field);
+        else
+            rc = argot_buf_printf(&b, " %s=%lld", key, (long long)*(const int64_t *)field);
+    }
+    if (!rc)
+        LOG(LOG_INFO, "%s", b.ptr);
+    argot_buf_free(&b);
 }
 
 void cfg_free(cfg *c)

@@ -9,13 +9,24 @@
 #include <stdint.h>
 #include <stdio.h>
 
+/* --response-profile: which shape Files and Uploads responses take (docs/compatibility.md). */
+enum cfg_profile {
+    CFG_PROFILE_AUTO = 0, /* spec for the strict clients of api/profile.c, else service */
+    CFG_PROFILE_SERVICE,  /* byte-exact with api.openai.com */
+    CFG_PROFILE_SPEC,     /* valid against OpenAI's published OpenAPI spec */
+};
+
 typedef struct cfg {
     char listen_host[256];
     int listen_port;
     char *listen; /* "HOST:PORT" as given */
     char *data_dir;
+    char *meta_url; /* NULL: sqlite:<data_dir>/argot.db */
+    char *blob_url; /* NULL: file:<data_dir> */
     char *port_file;
     char *log_level;
+    char *response_profile; /* as given; parsed into profile */
+    enum cfg_profile profile;
     int64_t threads;
     int64_t max_file_bytes;
     int64_t max_upload_bytes;
@@ -25,7 +36,19 @@ typedef struct cfg {
     int64_t min_free_bytes;
     int64_t max_connections;
     int64_t connection_timeout;
+    int64_t header_timeout;
+    int64_t min_body_rate;
+    int64_t body_rate_window;
+    int64_t max_head_bytes;
+    int64_t max_url_bytes;
+    int64_t max_headers;
+    int64_t max_query_params;
+    int64_t max_discard_bytes;
+    int64_t linger_timeout;
     int64_t sweep_interval;
+    int64_t lease_seconds;
+    int64_t meta_retries;      /* retryable metadata failures are tried again this often */
+    int64_t tombstone_seconds; /* deleted files' ids stay list cursors this long (sweeper) */
     int64_t clock_offset;
     int64_t shutdown_grace;
     int strict_download;

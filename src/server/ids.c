@@ -1,7 +1,9 @@
 #include "server/ids.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <openssl/sha.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
 
@@ -102,4 +104,20 @@ int id_plausible(const char *s)
             return 0;
     }
     return n > 0;
+}
+
+int id_upload_new(char *out, size_t cap, const char *prefix, int64_t created_at)
+{
+    unsigned char rnd[12];
+    size_t n = strlen(prefix);
+    if (n > 7 || cap < n + 33 || id_random(rnd, sizeof rnd))
+        return -1;
+    memcpy(out, prefix, n);
+    (void)snprintf(out + n, 9, "%08" PRIx32, (uint32_t)created_at);
+    for (size_t i = 0; i < sizeof rnd; i++) {
+        out[n + 8 + 2 * i] = hex[rnd[i] >> 4];
+        out[n + 8 + 2 * i + 1] = hex[rnd[i] & 15];
+    }
+    out[n + 32] = '\0';
+    return 0;
 }

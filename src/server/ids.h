@@ -22,6 +22,9 @@ int id_file_new(char out[FILE_ID_LEN + 1]);
 int id_request_new(char out[REQUEST_ID_LEN + 1]);
 int id_api_key_new(char out[API_KEY_LEN + 1]);
 int id_key_id_new(char out[KEY_ID_LEN + 1]);
+/* An Uploads API id: prefix ("upload_", "part_"), 8 hex digits of created_at, 24 random hex.
+ * cap must hold it and its NUL (at most 7 + 32 + 1). */
+int id_upload_new(char *out, size_t cap, const char *prefix, int64_t created_at);
 /* Random bytes; 0 or -1. */
 int id_random(void *buf, size_t len);
 /* SHA-256 of an API key (what the store keeps). */

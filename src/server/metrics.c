@@ -4,12 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-static const char *const route_names[ROUTE_COUNT] = {
-    "unknown",        "healthz",        "metrics",          "files.create",
-    "files.list",     "files.retrieve", "files.delete",     "files.content",
-    "uploads.create", "uploads.parts",  "uploads.complete", "uploads.cancel",
-};
-
 static const int statuses[] = {200, 400, 401, 404, 405, 408, 409, 413, 415, 429, 500, 503, 507};
 #define NSTATUS (sizeof statuses / sizeof statuses[0] + 1) /* + "other" */
 
@@ -17,18 +11,32 @@ static const double buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05
                                  0.25,   0.5,   1,      2.5,   5,    10,    30};
 #define NBUCKETS (sizeof buckets / sizeof buckets[0])
 
+typedef struct route_counters {
+    atomic_uint_fast64_t requests[NSTATUS];
+    atomic_uint_fast64_t latency[NBUCKETS + 1];
+    atomic_uint_fast64_t latency_sum_us;
+} route_counters;
+
 struct metrics {
-    atomic_uint_fast64_t requests[ROUTE_COUNT][NSTATUS];
-    atomic_uint_fast64_t latency[ROUTE_COUNT][NBUCKETS + 1];
-    atomic_uint_fast64_t latency_sum_us[ROUTE_COUNT];
+    const char *const *names;
+    unsigned nroutes;
     atomic_uint_fast64_t bytes_in;
     atomic_uint_fast64_t bytes_out;
+    route_counters routes[]; /* nroutes */
 };
 
-int metrics_new(metrics **out)
+int metrics_new(metrics **out, const char *const *names, unsigned nroutes)
 {
-    *out = calloc(1, sizeof **out);
-    return *out ? 0 : -1;
+    *out = NULL;
+    if (!names || nroutes == 0)
+        return -1;
+    metrics *m = calloc(1, sizeof *m + nroutes * sizeof m->routes[0]);
+    if (!m)
+        return -1;
+    m->names = names;
+    m->nroutes = nroutes;
+    *out = m;
+    return 0;
 }
 
 void metrics_free(metrics *m)
@@ -45,21 +53,22 @@ static size_t status_index(int status)
 }
 
 void metrics_record(metrics *m,
-                    route_id route,
+                    unsigned route,
                     int status,
                     uint64_t bytes_in,
                     uint64_t bytes_out,
                     int64_t duration_ns)
 {
-    if (!m || (unsigned)route >= ROUTE_COUNT)
+    if (!m)
         return;
-    atomic_fetch_add_explicit(&m->requests[route][status_index(status)], 1, memory_order_relaxed);
+    route_counters *rc = &m->routes[route < m->nroutes ? route : 0];
+    atomic_fetch_add_explicit(&rc->requests[status_index(status)], 1, memory_order_relaxed);
     double secs = (double)duration_ns / 1e9;
     size_t b = 0;
     while (b < NBUCKETS && secs > buckets[b])
         b++;
-    atomic_fetch_add_explicit(&m->latency[route][b], 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&m->latency_sum_us[route], (uint64_t)(duration_ns / 1000),
+    atomic_fetch_add_explicit(&rc->latency[b], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&rc->latency_sum_us, (uint64_t)(duration_ns / 1000),
                               memory_order_relaxed);
     atomic_fetch_add_explicit(&m->bytes_in, bytes_in, memory_order_relaxed);
     atomic_fetch_add_explicit(&m->bytes_out, bytes_out, memory_order_relaxed);
@@ -74,9 +83,9 @@ static int render_requests(metrics *m, argot_buf *o)
 {
     int rc = argot_buf_puts(o, "# HELP argot_http_requests_total HTTP requests by route and "
                                "status.\n# TYPE argot_http_requests_total counter\n");
-    for (size_t r = 0; !rc && r < ROUTE_COUNT; r++)
+    for (size_t r = 0; !rc && r < m->nroutes; r++)
         for (size_t s = 0; !rc && s < NSTATUS; s++) {
-            uint64_t v = ld(&m->requests[r][s]);
+            uint64_t v = ld(&m->routes[r].requests[s]);
             if (!v)
                 continue;
             char code[8];
@@ -85,7 +94,7 @@ static int render_requests(metrics *m, argot_buf *o)
             else
                 snprintf(code, sizeof code, "other");
             rc = argot_buf_printf(o, "argot_http_requests_total{route=\"%s\",status=\"%s\"} %llu\n",
-                                  route_names[r], code, (unsigned long long)v);
+                                  m->names[r], code, (unsigned long long)v);
         }
     return rc;
 }
@@ -94,15 +103,15 @@ static int render_latency(metrics *m, argot_buf *o)
 {
     int rc = argot_buf_puts(o, "# HELP argot_http_request_duration_seconds Request latency.\n"
                                "# TYPE argot_http_request_duration_seconds histogram\n");
-    for (size_t r = 0; !rc && r < ROUTE_COUNT; r++) {
+    for (size_t r = 0; !rc && r < m->nroutes; r++) {
         uint64_t cum = 0;
         for (size_t b = 0; !rc && b <= NBUCKETS; b++) {
-            cum += ld(&m->latency[r][b]);
+            cum += ld(&m->routes[r].latency[b]);
             if (b < NBUCKETS)
                 rc = argot_buf_printf(o,
                                       "argot_http_request_duration_seconds_bucket{route=\"%s\","
                                       "le=\"%g\"} %llu\n",
-                                      route_names[r], buckets[b], (unsigned long long)cum);
+                                      m->names[r], buckets[b], (unsigned long long)cum);
             else
                 rc = argot_buf_printf(o,
                                       "argot_http_request_duration_seconds_bucket{route=\"%s\","
@@ -110,18 +119,16 @@ static int render_latency(metrics *m, argot_buf *o)
                                       "argot_http_request_duration_seconds_sum{route=\"%s\"} %.6f\n"
                                       "argot_http_request_duration_seconds_count{route=\"%s\"} "
                                       "%llu\n",
-                                      route_names[r], (unsigned long long)cum, route_names[r],
-                                      (double)ld(&m->latency_sum_us[r]) / 1e6, route_names[r],
+                                      m->names[r], (unsigned long long)cum, m->names[r],
+                                      (double)ld(&m->routes[r].latency_sum_us) / 1e6, m->names[r],
                                       (unsigned long long)cum);
         }
     }
     return rc;
 }
 
-int metrics_render(metrics *m, app *a, argot_buf *o)
+int metrics_render(metrics *m, int64_t files, int64_t bytes, argot_buf *o)
 {
-    meta_stats st = {0, 0};
-    int have_stats = a->meta->ops->stats(a->meta, &st) == META_OK;
     int rc = render_requests(m, o);
     if (!rc)
         rc = render_latency(m, o);
@@ -135,12 +142,12 @@ int metrics_render(metrics *m, app *a, argot_buf *o)
                               "argot_http_sent_bytes_total %llu\n",
                               (unsigned long long)ld(&m->bytes_in),
                               (unsigned long long)ld(&m->bytes_out));
-    if (!rc && have_stats)
+    if (!rc && files >= 0)
         rc = argot_buf_printf(o,
                               "# HELP argot_files_stored Files stored (all organizations).\n"
                               "# TYPE argot_files_stored gauge\nargot_files_stored %lld\n"
                               "# HELP argot_bytes_stored Bytes of stored files.\n"
                               "# TYPE argot_bytes_stored gauge\nargot_bytes_stored %lld\n",
-                              (long long)st.files, (long long)st.bytes);
+                              (long long)files, (long long)bytes);
     return rc;
 }

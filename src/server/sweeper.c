@@ -9,11 +9,6 @@
 
 #include "server/log.h"
 
-#define EXPIRE_BATCH 500
-/* Blobs younger than this are never treated as orphans: protects a blob renamed into place by
- * a writer whose intent row another process (a future multi-instance store) just created. */
-#define ORPHAN_MIN_AGE 60
-
 struct sweeper {
     app *app;
     pthread_t thread;
@@ -23,117 +18,79 @@ struct sweeper {
     atomic_int stopping; /* read by long walks so SIGTERM need not wait for them */
 };
 
-static int remove_blob(const char *blob, void *ud)
-{
-    app *a = ud;
-    int rc = a->blob->ops->remove(a->blob, blob);
-    if (rc && rc != BLOB_E_NOTFOUND)
-        LOG(LOG_WARN, "msg=\"cannot remove blob\" blob=%s rc=%d", blob, rc);
-    return 0;
-}
-
-typedef struct orphan_ctx {
-    app *a;
-    int64_t now;
-    int removed;
-    atomic_int *stopping; /* may be NULL */
-} orphan_ctx;
-
-static int on_blob(const char *key, uint64_t size, int64_t mtime, void *ud)
-{
-    orphan_ctx *o = ud;
-    if (o->stopping && atomic_load(o->stopping))
-        return 1; /* the walk stops; the next start's first pass finishes the job */
-    if (o->now != INT64_MAX && mtime > o->now - ORPHAN_MIN_AGE)
-        return 0;
-    int ref = o->a->meta->ops->blob_referenced(o->a->meta, key);
-    if (ref == 0) {
-        LOG(LOG_INFO, "msg=\"removing orphan blob\" blob=%s bytes=%llu", key,
-            (unsigned long long)size);
-        remove_blob(key, o->a);
-        o->removed++;
-    }
-    return 0;
-}
-
 int sweeper_recover(app *a)
 {
-    int n = a->blob->ops->sweep_temp(a->blob);
-    if (n < 0) {
-        LOG(LOG_ERROR, "msg=\"cannot sweep temporaries\" rc=%d", n);
-        return -1;
-    }
-    int rc = a->meta->ops->intent_take_all(a->meta, remove_blob, a);
-    if (rc < 0) {
-        LOG(LOG_ERROR, "msg=\"cannot recover upload intents\" rc=%d", rc);
-        return -1;
-    }
-    /* Orphan blobs are left to the sweeper thread's first pass, which starts with the server:
-     * walking every blob here made startup take seconds at a million files. */
-    LOG(LOG_INFO, "msg=recovered temporaries_removed=%d", n);
-    return 0;
+    st_err e = ST_ERR_INIT;
+    if (store_recover(a->store, &e) == ST_OK)
+        return 0;
+    LOG(LOG_ERROR, "msg=\"recovery failed\" code=%s backend=%s message=\"%s\"",
+        st_code_name(e.code), e.backend ? e.backend : "-", e.msg);
+    return -1;
 }
 
-static int on_expired(const meta_file *f, void *ud)
+static int pass(app *a, atomic_int *stopping)
 {
-    remove_blob(f->blob, ud);
-    return 0;
-}
-
-/* guarded: skip blobs younger than ORPHAN_MIN_AGE. The first pass after startup is unguarded:
- * every intent of the previous process is gone, and a blob being written now is named by its
- * intent before it reaches blobs/ and by its file row after, in one transaction, so the single
- * blob_referenced query can never see it unreferenced. */
-static int pass(app *a, int guarded, atomic_int *stopping)
-{
-    int total = 0, n;
-    do {
-        n = a->meta->ops->expired_take(a->meta, app_now(a), EXPIRE_BATCH, on_expired, a);
-        if (n < 0) {
-            LOG(LOG_WARN, "msg=\"expiry sweep failed\" rc=%d", n);
-            return -1;
-        }
-        total += n;
-    } while (n == EXPIRE_BATCH);
-    /* Uploads neither completed nor cancelled within their hour: marked expired, parts
-     * reclaimed (rows and usage in one transaction, then the blobs). */
-    do {
-        n = a->meta->ops->upload_take_expired(a->meta, app_now(a), EXPIRE_BATCH, remove_blob, a);
-        if (n < 0) {
-            LOG(LOG_WARN, "msg=\"upload expiry sweep failed\" rc=%d", n);
-            return -1;
-        }
-        total += n;
-    } while (n == EXPIRE_BATCH);
-    /* Blob mtimes are real time, not the (possibly offset) API clock. */
-    orphan_ctx o = {a, guarded ? (int64_t)time(NULL) : INT64_MAX, 0, stopping};
-    if (a->blob->ops->list(a->blob, on_blob, &o) < 0)
-        LOG(LOG_WARN, "msg=\"orphan sweep failed\"");
-    if (total || o.removed)
-        LOG(LOG_INFO, "msg=swept expired=%d orphans=%d", total, o.removed);
-    return total + o.removed;
+    store_pass p;
+    st_err e = ST_ERR_INIT;
+    if (store_maintain(a->store, 1, stopping, &p, &e) != ST_OK) {
+        LOG(LOG_WARN, "msg=\"maintenance pass failed\" code=%s backend=%s message=\"%s\"",
+            st_code_name(e.code), e.backend ? e.backend : "-", e.msg);
+        return -1;
+    }
+    int total = p.expired + p.uploads + p.reaped + p.unfinished + p.tombs + p.orphans;
+    if (total)
+        LOG(LOG_INFO,
+            "msg=swept expired=%d uploads=%d intents=%d temporaries=%d tombstones=%d orphans=%d",
+            p.expired, p.uploads, p.reaped, p.unfinished, p.tombs, p.orphans);
+    return total;
 }
 
 int sweeper_pass(app *a)
 {
-    return pass(a, 1, NULL);
+    return pass(a, NULL);
 }
 
+static int64_t mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec;
+}
+
+/* Waits up to secs seconds, or until the stop; returns 1 when stopping. Caller holds mu. */
+static int nap(sweeper *s, int64_t secs)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += secs;
+    while (!s->stop && pthread_cond_timedwait(&s->cv, &s->mu, &ts) != ETIMEDOUT)
+        ;
+    return s->stop;
+}
+
+/* The lease is renewed every third of its length; the collection runs every --sweep-interval
+ * (at once at start). */
 static void *run(void *arg)
 {
     sweeper *s = arg;
-    int guarded = 0;
+    const cfg *c = s->app->cfg;
+    int64_t renew = c->lease_seconds / 3 > 0 ? c->lease_seconds / 3 : 1;
+    int64_t step = renew < c->sweep_interval ? renew : c->sweep_interval, last = -1;
     pthread_mutex_lock(&s->mu);
     while (!s->stop) {
         pthread_mutex_unlock(&s->mu);
-        pass(s->app, guarded, &s->stopping);
-        guarded = 1;
+        int64_t now = mono_s();
+        if (last < 0 || now - last >= c->sweep_interval) {
+            pass(s->app, &s->stopping);
+            last = now;
+        } else {
+            st_err e = ST_ERR_INIT;
+            if (store_renew(s->app->store, &e))
+                LOG(LOG_WARN, "msg=\"lease renewal failed\" message=\"%s\"", e.msg);
+        }
         pthread_mutex_lock(&s->mu);
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += s->app->cfg->sweep_interval;
-        while (!s->stop && pthread_cond_timedwait(&s->cv, &s->mu, &ts) != ETIMEDOUT)
-            ;
+        if (nap(s, step))
+            break;
     }
     pthread_mutex_unlock(&s->mu);
     return NULL;

@@ -1,9 +1,9 @@
 /*
- * The sweeper: at startup (before the HTTP server starts) it drops every intent left by a
- * previous process and deletes their blobs, and removes writer temporaries; then, on its own
- * thread at once and every --sweep-interval seconds after, it deletes expired files (row
- * first, then blob), reclaims expired uploads, and removes blobs that no file, part or intent
- * references (left by a crash between a delete's transaction and its unlink).
+ * The sweeper: the thread that runs the storage frontend's maintenance (store_maintain) at once
+ * and then every --sweep-interval seconds: this instance's lease is renewed, and on the
+ * instance holding the gc lease expired files and uploads, tombstones, dead owners' intents,
+ * stale unfinished writes and unreferenced blobs are collected. Startup recovery
+ * (store_recover) runs before the HTTP server starts.
  */
 #ifndef ARGOT_SERVER_SWEEPER_H
 #define ARGOT_SERVER_SWEEPER_H
@@ -12,9 +12,9 @@
 
 typedef struct sweeper sweeper;
 
-/* Startup recovery; must run before any request is served. Returns 0 or -1. */
+/* Startup recovery; must run before any request is served. Returns 0 or -1 (logged). */
 int sweeper_recover(app *a);
-/* One pass of expiry and orphan removal. Returns the number of blobs removed, or -1. */
+/* One maintenance pass (with the orphan walk). Returns what it removed, or -1 (logged). */
 int sweeper_pass(app *a);
 int sweeper_start(sweeper **out, app *a);
 void sweeper_stop(sweeper *s);

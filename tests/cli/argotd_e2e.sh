@@ -2,7 +2,9 @@
 # argot against a real argotd on loopback: every command, JSON and human output, exit codes,
 # and the memory test: a 512 MiB pseudo-random file is uploaded and downloaded through argot,
 # whose peak RSS must stay under 32 MiB, and the bytes must round-trip exactly (SHA-256).
-# Then the Uploads API: `files upload --parts` of a 200 MiB file in 16 MiB parts over 4
+# Then resumed downloads: --continue on a partial, a complete, a larger and a missing file, and
+# a 64 MiB download (at --limit-rate 8M) killed with SIGKILL mid-way, then finished by
+# --continue byte-exact (SHA-256) under 32 MiB peak RSS. Then the Uploads API: `files upload --parts` of a 200 MiB file in 16 MiB parts over 4
 # connections (round trip by SHA-256, argot and argotd peak RSS < 64 MiB, throughput printed next
 # to a single-request upload of the same file). With ARGOT_LONG=1 the same with a 6 GiB file in
 # 64 MiB parts (generated streamed in the temp dir; needs ~18 GiB of disk: source, blob, copy).
@@ -16,6 +18,14 @@ pid=
 trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; rm -rf "$T"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
 expect_exit() { want=$1; shift; "$@"; got=$?; [ "$got" = "$want" ] || fail "exit $got (want $want): $*"; }
+gen() { # gen MIB PATH: pseudo-random bytes, streamed
+    if command -v openssl >/dev/null 2>&1; then
+        openssl enc -aes-128-ctr -nosalt -pass pass:"argot-$1" -pbkdf2 </dev/zero 2>/dev/null |
+            head -c $(($1 * 1048576)) >"$2"
+    else
+        head -c $(($1 * 1048576)) /dev/urandom >"$2"
+    fi
+}
 
 KEY=$("$ARGOTD" keys create --data "$T/data" --org org-a) || fail "keys create"
 "$ARGOTD" --listen 127.0.0.1:0 --data "$T/data" --port-file "$T/port" >"$T/argotd.log" 2>&1 &
@@ -85,15 +95,55 @@ echo "big file: ${mib} MiB; upload ${rss_up} KiB peak RSS in $((mid - start)) s;
 "$ARGOT" files delete "$big" -q || fail "delete big"
 echo "memory: ok"
 
+# --- resumed downloads: --continue ---
+i=0
+while [ $i -lt 1000 ]; do printf 'line %05d of the resume test\n' $i; i=$((i + 1)); done >"$T/r.txt"
+rid=$("$ARGOT" files upload "$T/r.txt" --purpose assistants -q) || fail "upload r.txt"
+head -c 4321 "$T/r.txt" >"$T/r.out"
+"$ARGOT" files download "$rid" -o "$T/r.out" --continue 2>"$T/err" || fail "continue: $(cat "$T/err")"
+cmp -s "$T/r.out" "$T/r.txt" || fail "continue: not byte-exact"
+grep -qx "argot: resumed $T/r.out at byte 4321: wrote 25679 bytes (30000 in all)" "$T/err" ||
+    fail "continue: $(cat "$T/err")"
+"$ARGOT" files download "$rid" -o "$T/r.out" --continue 2>"$T/err" || fail "continue complete"
+grep -qx "argot: $T/r.out is already complete (30000 bytes)" "$T/err" || fail "complete: $(cat "$T/err")"
+cat "$T/r.txt" "$T/r.txt" >"$T/r.big"
+expect_exit 1 "$ARGOT" files download "$rid" -o "$T/r.big" --continue 2>"$T/err"
+grep -q "^argot: $T/r.big has 60000 bytes, more than $rid on the server: " "$T/err" ||
+    fail "larger: $(cat "$T/err")"
+[ "$(wc -c <"$T/r.big")" = 60000 ] || fail "larger: the file was changed"
+"$ARGOT" files download "$rid" -o "$T/r.new" --continue -q || fail "continue, no file yet"
+cmp -s "$T/r.new" "$T/r.txt" || fail "continue, no file yet: not byte-exact"
+"$ARGOT" files delete "$rid" -q || fail "delete r.txt"
+
+gen 64 "$T/k.src"
+sum_in=$(sha256sum <"$T/k.src" | cut -d' ' -f1)
+kid=$("$ARGOT" files upload "$T/k.src" --purpose assistants -q) || fail "upload 64 MiB"
+rm -f "$T/k.src"
+"$ARGOT" files download "$kid" -o "$T/k.out" --limit-rate 8M -q &
+dpid=$!
+i=0 # 8 MiB take about 1 s at 8 MiB/s, the whole 64 MiB about 8 s
+while [ "$(stat -c %s "$T/k.out" 2>/dev/null || echo 0)" -lt 8388608 ] && [ $i -lt 6000 ]; do
+    sleep 0.01
+    i=$((i + 1))
+done
+kill -9 "$dpid"
+wait "$dpid" 2>/dev/null
+got=$(wc -c <"$T/k.out")
+[ "$got" -ge 8388608 ] && [ "$got" -lt 67108864 ] || fail "the download was not cut mid-way: $got bytes"
+"$PEAK" "$T/rss_cont" "$ARGOT" files download "$kid" -o "$T/k.out" --continue 2>"$T/err" ||
+    fail "continue after kill: $(cat "$T/err")"
+grep -q "^argot: resumed $T/k.out at byte $got: wrote $((67108864 - got)) bytes (67108864 in all)$" \
+    "$T/err" || fail "continue after kill: $(cat "$T/err")"
+sum_out=$(sha256sum <"$T/k.out" | cut -d' ' -f1)
+rss=$(cat "$T/rss_cont")
+echo "resume: 64 MiB download killed at $got bytes; --continue wrote the rest, peak RSS ${rss} KiB"
+[ "$sum_in" = "$sum_out" ] || fail "resume: SHA-256 differs: $sum_in vs $sum_out"
+[ "$rss" -lt 32768 ] || fail "resume: peak RSS ${rss} KiB >= 32 MiB"
+rm -f "$T/k.out"
+"$ARGOT" files delete "$kid" -q || fail "delete 64 MiB"
+echo "resume: ok"
+
 # --- Uploads API: parts in parallel ---
-gen() { # gen MIB PATH: pseudo-random bytes, streamed
-    if command -v openssl >/dev/null 2>&1; then
-        openssl enc -aes-128-ctr -nosalt -pass pass:"argot-$1" -pbkdf2 </dev/zero 2>/dev/null |
-            head -c $(($1 * 1048576)) >"$2"
-    else
-        head -c $(($1 * 1048576)) /dev/urandom >"$2"
-    fi
-}
 ms() { date +%s%N | cut -c1-13; }
 mibps() { awk -v b="$1" -v t="$2" 'BEGIN { if (t < 1) t = 1; printf "%.1f", b / 1048576 / (t / 1000) }'; }
 hwm() { awk '/^VmHWM:/ { print $2 }' "/proc/$pid/status"; }

@@ -1,6 +1,6 @@
 #!/bin/sh
 # `cmake --install` into a fresh prefix, then build every example from examples/Makefile with
-# the installed argot.pc (shared libargot) and run two of them against argot_mockd.
+# the installed argot.pc (shared libargot) and run three of them against argot_mockd.
 # usage: install_test.sh BUILD_DIR SOURCE_DIR MOCKD
 set -eu
 B=$1 S=$2 MOCKD=$3
@@ -28,4 +28,8 @@ while [ ! -s "$T/port" ] && [ $i -lt 500 ]; do sleep 0.01; i=$((i + 1)); done
 export ARGOT_BASE_URL="http://127.0.0.1:$(cat "$T/port")/v1" ARGOT_API_KEY=sk-install
 "$T/out/list_files" | grep -q "^file-canned1	14	assistants	notes.txt$"
 [ "$("$T/out/download_file" file-canned2)" = "canned file 2" ]
+printf 'canned' >"$T/part"
+[ "$("$T/out/resume_download" file-canned2 "$T/part")" = "$T/part resumed: wrote 8 bytes from byte 6 (HTTP 206)" ]
+[ "$(cat "$T/part")" = "canned file 2" ]
+[ "$("$T/out/resume_download" file-canned2 "$T/part")" = "$T/part is already complete (14 bytes)" ]
 echo "install: ok"

@@ -8,10 +8,10 @@
  * where <script> is a comma-separated list of steps, one per attempt counted under <key> (the
  * last step repeats). A step is `ok` (answer normally), an HTTP status (`429`, `503`, ...)
  * answered with an OpenAI error envelope, `drop` (close without answering), `stall` (never
- * answer), `cut` (answer 200 with half the body, then close), `html` (502 text/html) or
- * `badjson` (200 with a broken body). A status takes modifiers after `+`: `ra=S` (retry-after
- * seconds), `rams=MS` (retry-after-ms), `radate=S` (retry-after as an HTTP date S seconds
- * ahead), `sr=true|false` (x-should-retry).
+ * answer), `html` (502 text/html) or `badjson` (200 with a broken body); for a file's content
+ * also `cut`, `cutnotag`, `norange` and `badrange` (see do_content()). A status takes modifiers
+ * after `+`: `ra=S` (retry-after seconds), `rams=MS` (retry-after-ms), `radate=S` (retry-after as
+ * an HTTP date S seconds ahead), `sr=true|false` (x-should-retry).
  *
  * GET /_stats/<key> answers {"attempts":N,"gaps_ms":[...],"last_request":"..."}: the attempt
  * count, the milliseconds between consecutive attempts and the last request's head.
@@ -294,8 +294,14 @@ static int read_body(req *r)
 
 /* ---- responses ---- */
 
-static int respond(
-    req *r, int status, const char *ctype, const char *extra_hdrs, const char *body, size_t len)
+/* Sends a head declaring len bytes of body, then the first send_len of them. */
+static int respond_part(req *r,
+                        int status,
+                        const char *ctype,
+                        const char *extra_hdrs,
+                        const char *body,
+                        size_t len,
+                        size_t send_len)
 {
     char head[2048];
     unsigned long long rid;
@@ -309,7 +315,13 @@ static int respond(
                  status, ctype, len, rid, extra_hdrs != NULL ? extra_hdrs : "");
     if (send_all(r->fd, head, (size_t)n) != 0)
         return -1;
-    return send_all(r->fd, body, len);
+    return send_all(r->fd, body, send_len);
+}
+
+static int respond(
+    req *r, int status, const char *ctype, const char *extra_hdrs, const char *body, size_t len)
+{
+    return respond_part(r, status, ctype, extra_hdrs, body, len, len);
 }
 
 static int respond_error(req *r,
@@ -502,6 +514,78 @@ static int do_create(req *r)
     return respond_buf(r, &b);
 }
 
+/* The Range of a content request, as argotd reads it: 1 (off, len set), 0 (none, ignored, or
+ * If-Range not the ETag: the whole file) or -1 (unsatisfiable). */
+static int content_range(const req *r, const mfile *f, long long *off, long long *len)
+{
+    char v[128], ir[160], etag[64], rest[8];
+    long long a, b, size = f->bytes;
+    int n;
+
+    if (!hdr(r, "range", v, sizeof(v)))
+        return 0;
+    snprintf(etag, sizeof(etag), "\"%s\"", f->id);
+    if (hdr(r, "if-range", ir, sizeof(ir)) && strcmp(ir, etag) != 0)
+        return 0;
+    if (sscanf(v, "bytes=-%lld%1s", &b, rest) == 1) {
+        if (b <= 0 || size == 0)
+            return -1;
+        *off = b >= size ? 0 : size - b;
+        *len = size - *off;
+        return 1;
+    }
+    n = sscanf(v, "bytes=%lld-%lld%1s", &a, &b, rest);
+    if (n == 1 && v[strlen(v) - 1] == '-')
+        b = size > 0 ? size - 1 : 0;
+    else if (n != 2 || a < 0 || b < a)
+        return 0;
+    if (a >= size)
+        return -1;
+    *off = a;
+    *len = (b >= size ? size - 1 : b) - a + 1;
+    return 1;
+}
+
+/*
+ * GET /files/{id}/content as argotd answers it: Accept-Ranges, a strong ETag (the quoted id), a
+ * single Range (206 + Content-Range, or 416 with Content-Range: bytes * /size), If-Range. Steps:
+ * `cut` sends the head and half the body, then closes; `cutnotag` does so as a server without
+ * ranges or ETags (200, whole file); `norange` is such a server (200, the whole file, whatever
+ * the Range); `badrange` answers a Range with the 206 of the range one byte further on.
+ */
+static int do_content(req *r, mfile *f)
+{
+    char extra[512];
+    long long off = 0, len = f->bytes;
+    int plain = !strcmp(r->step, "norange") || !strcmp(r->step, "cutnotag");
+    int k = plain ? 0 : content_range(r, f, &off, &len);
+    size_t used = 0;
+
+    extra[0] = '\0';
+    if (!plain)
+        used = (size_t)snprintf(extra, sizeof(extra), "Accept-Ranges: bytes\r\nETag: \"%s\"\r\n",
+                                f->id);
+    if (k < 0) {
+        snprintf(extra + used, sizeof(extra) - used, "Content-Range: bytes */%lld\r\n", f->bytes);
+        return respond_error(r, 416, extra, "The requested range is not satisfiable.",
+                             "invalid_request_error", NULL, "range_not_satisfiable");
+    }
+    if (k > 0 && !strcmp(r->step, "badrange") && off + 1 < f->bytes) {
+        off++;
+        len = f->bytes - off;
+    }
+    if (k > 0)
+        snprintf(extra + used, sizeof(extra) - used, "Content-Range: bytes %lld-%lld/%lld\r\n", off,
+                 off + len - 1, f->bytes);
+    if (!strcmp(r->step, "cut") || !strcmp(r->step, "cutnotag")) {
+        respond_part(r, k > 0 ? 206 : 200, "application/octet-stream", extra, f->data + off,
+                     (size_t)len, (size_t)len / 2);
+        return -1;
+    }
+    return respond(r, k > 0 ? 206 : 200, "application/octet-stream", extra, f->data + off,
+                   (size_t)len);
+}
+
 static int do_file(req *r, const char *rest)
 {
     char id[128];
@@ -518,18 +602,7 @@ static int do_file(req *r, const char *rest)
         return not_found(r, id);
     }
     if (slash != NULL && strcmp(slash, "/content") == 0 && strcmp(r->method, "GET") == 0) {
-        if (strcmp(r->step, "cut") == 0) {
-            char head[256];
-            int n = snprintf(head, sizeof(head),
-                             "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
-                             "Content-Length: %lld\r\n\r\n",
-                             f->bytes);
-            send_all(r->fd, head, (size_t)n);
-            send_all(r->fd, f->data, (size_t)f->bytes / 2);
-            pthread_mutex_unlock(&mu);
-            return -1;
-        }
-        rc = respond(r, 200, "application/octet-stream", NULL, f->data, (size_t)f->bytes);
+        rc = do_content(r, f);
         pthread_mutex_unlock(&mu);
         return rc;
     }

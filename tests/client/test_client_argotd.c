@@ -7,6 +7,7 @@
 
 #include <argot/argot.h>
 
+#include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -338,6 +339,307 @@ static void test_server_errors(void **state)
     argot_client_free(c);
 }
 
+/* ---- ranged and resumed downloads ---- */
+
+#define RSIZE 1000003
+static unsigned char rdata[RSIZE];
+
+static void fill_random(unsigned char *p, size_t n)
+{
+    uint64_t x = 0x2545f4914f6cdd1du;
+    size_t i;
+    for (i = 0; i < n; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        p[i] = (unsigned char)x;
+    }
+}
+
+static argot_file *upload_random(argot_client *c)
+{
+    argot_create_file_request cr = ARGOT_CREATE_FILE_REQUEST_INIT;
+    argot_file *f = NULL;
+    fill_random(rdata, RSIZE);
+    cr.file.kind = ARGOT_SOURCE_MEMORY;
+    cr.file.data = rdata;
+    cr.file.len = RSIZE;
+    cr.purpose = "assistants";
+    cr.filename = "r.bin";
+    assert_int_equal(argot_files_create_file(&f, c, &cr, NULL), ARGOT_OK);
+    return f;
+}
+
+/* Writes the first n bytes of rdata to path. */
+static void write_prefix(const char *path, size_t n)
+{
+    FILE *fp = fopen(path, "wb");
+    assert_non_null(fp);
+    assert_int_equal(fwrite(rdata, 1, n, fp), n);
+    assert_int_equal(fclose(fp), 0);
+}
+
+/* 1 when path holds exactly rdata. */
+static int holds_rdata(const char *path)
+{
+    static unsigned char buf[RSIZE + 1];
+    FILE *fp = fopen(path, "rb");
+    size_t n;
+    if (fp == NULL)
+        return 0;
+    n = fread(buf, 1, sizeof(buf), fp);
+    fclose(fp);
+    return n == RSIZE && memcmp(buf, rdata, RSIZE) == 0;
+}
+
+static long long file_size(const char *path)
+{
+    FILE *fp = fopen(path, "rb");
+    long long n;
+    if (fp == NULL)
+        return -1;
+    fseek(fp, 0, SEEK_END);
+    n = ftell(fp);
+    fclose(fp);
+    return n;
+}
+
+/* Offsets and ranges into a buffer: exactly those bytes, with the server's size and ETag. */
+static void test_download_offsets(void **state)
+{
+    argot_client *c = client_with_key(key);
+    argot_file *f = upload_random(c);
+    argot_download_file_request dr = ARGOT_DOWNLOAD_FILE_REQUEST_INIT;
+    argot_download *d = NULL;
+    char etag[128];
+    (void)state;
+
+    snprintf(etag, sizeof(etag), "\"%s\"", f->id);
+    dr.file_id = f->id;
+    dr.offset = 123457;
+    assert_int_equal(argot_files_download_file(&d, c, &dr, NULL), ARGOT_OK);
+    assert_int_equal(d->http_status, 206);
+    assert_int_equal(d->offset, 123457);
+    assert_int_equal(d->bytes, RSIZE - 123457);
+    assert_int_equal(d->size, RSIZE);
+    assert_string_equal(d->etag, etag);
+    assert_memory_equal(d->data, rdata + 123457, RSIZE - 123457);
+    argot_download_free(d);
+
+    dr.offset = RSIZE - 10;
+    dr.length = 5;
+    dr.if_range = etag;
+    assert_int_equal(argot_files_download_file(&d, c, &dr, NULL), ARGOT_OK);
+    assert_int_equal(d->bytes, 5);
+    assert_memory_equal(d->data, rdata + RSIZE - 10, 5);
+    argot_download_free(d);
+    dr.offset = 0;
+    dr.length = 1;
+    assert_int_equal(argot_files_download_file(&d, c, &dr, NULL), ARGOT_OK);
+    assert_int_equal(d->http_status, 206);
+    assert_int_equal(d->bytes, 1);
+    assert_int_equal((unsigned char)d->data[0], rdata[0]);
+    argot_download_free(d);
+    dr.offset = RSIZE - 3;
+    dr.length = 100; /* past the end: the server cuts it at the end of the file */
+    assert_int_equal(argot_files_download_file(&d, c, &dr, NULL), ARGOT_OK);
+    assert_int_equal(d->bytes, 3);
+    argot_download_free(d);
+    argot_file_free(f);
+    argot_client_free(c);
+}
+
+typedef struct cut_sink {
+    int fd;
+    size_t got, stop_after;
+} cut_sink;
+
+/* Writes to an fd, then aborts the download once stop_after bytes went through. */
+static int cut_write(const char *data, size_t len, void *ud)
+{
+    cut_sink *k = ud;
+    if (write(k->fd, data, len) != (ssize_t)len)
+        return 1;
+    k->got += len;
+    return k->got >= k->stop_after;
+}
+
+/* A download interrupted by its sink, then resumed from the size on disk: byte-exact, into an
+ * fd and into a path (which may hold more than offset: the rest is replaced). */
+static void test_download_resume(void **state)
+{
+    argot_client *c = client_with_key(key);
+    argot_file *f = upload_random(c);
+    argot_download_file_request dr = ARGOT_DOWNLOAD_FILE_REQUEST_INIT;
+    argot_download *d = NULL;
+    char dir[512], path[1024], etag[128];
+    cut_sink k = {-1, 0, 300000};
+    long long have;
+    (void)state;
+
+    assert_int_equal(th_tmpdir(dir, sizeof(dir), "adres"), 0);
+    snprintf(path, sizeof(path), "%s/part", dir);
+    snprintf(etag, sizeof(etag), "\"%s\"", f->id);
+    k.fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    dr.file_id = f->id;
+    dr.sink.kind = ARGOT_SINK_CALLBACK;
+    dr.sink.write = cut_write;
+    dr.sink.userdata = &k;
+    assert_int_equal(argot_files_download_file(NULL, c, &dr, NULL), ARGOT_E_ABORTED);
+    have = file_size(path);
+    assert_true(have >= 300000 && have < RSIZE);
+
+    dr.sink.kind = ARGOT_SINK_FD; /* at the end of what the first run wrote */
+    dr.sink.fd = k.fd;
+    dr.offset = (uint64_t)have;
+    dr.if_range = etag;
+    assert_int_equal(argot_files_download_file(&d, c, &dr, NULL), ARGOT_OK);
+    close(k.fd);
+    assert_int_equal(d->http_status, 206);
+    assert_int_equal(d->offset, (uint64_t)have);
+    assert_int_equal(d->bytes, RSIZE - (uint64_t)have);
+    assert_false(d->restarted);
+    assert_true(holds_rdata(path));
+    argot_download_free(d);
+
+    write_prefix(path, 500000);
+    dr.sink.kind = ARGOT_SINK_PATH;
+    dr.sink.path = path;
+    dr.offset = 500000;
+    assert_int_equal(argot_files_download_file(&d, c, &dr, NULL), ARGOT_OK);
+    assert_true(holds_rdata(path));
+    argot_download_free(d);
+    dr.offset = 400000; /* the path holds all of it: from 400000 on it is replaced */
+    dr.if_range = NULL;
+    assert_int_equal(argot_files_download_file(&d, c, &dr, NULL), ARGOT_OK);
+    assert_int_equal(d->bytes, RSIZE - 400000);
+    assert_true(holds_rdata(path));
+    argot_download_free(d);
+    argot_file_free(f);
+    argot_client_free(c);
+    th_rmtree(dir);
+}
+
+/* If-Range that does not match: 200 and the whole file, the sink started over at byte 0. */
+static void test_download_if_range_mismatch(void **state)
+{
+    argot_client *c = client_with_key(key);
+    argot_file *f = upload_random(c);
+    argot_download_file_request dr = ARGOT_DOWNLOAD_FILE_REQUEST_INIT;
+    argot_download *d = NULL;
+    char dir[512], path[1024];
+    cut_sink k = {-1, 0, 1};
+    int fd;
+    (void)state;
+
+    assert_int_equal(th_tmpdir(dir, sizeof(dir), "adifr"), 0);
+    snprintf(path, sizeof(path), "%s/part", dir);
+    dr.file_id = f->id;
+    dr.offset = 400000;
+    dr.if_range = "\"file-other\"";
+    assert_int_equal(argot_files_download_file(&d, c, &dr, NULL), ARGOT_OK);
+    assert_int_equal(d->http_status, 200);
+    assert_true(d->restarted);
+    assert_int_equal(d->offset, 0);
+    assert_int_equal(d->bytes, RSIZE);
+    assert_memory_equal(d->data, rdata, RSIZE);
+    argot_download_free(d);
+
+    write_prefix(path, 400000);
+    memset(rdata, 'x', 1000); /* the old version on disk differs from the server's */
+    fd = open(path, O_WRONLY);
+    assert_true(write(fd, rdata, 1000) == 1000);
+    assert_true(lseek(fd, 0, SEEK_END) == 400000);
+    fill_random(rdata, RSIZE);
+    dr.sink.kind = ARGOT_SINK_FD;
+    dr.sink.fd = fd;
+    assert_int_equal(argot_files_download_file(&d, c, &dr, NULL), ARGOT_OK);
+    close(fd);
+    assert_true(d->restarted);
+    assert_true(holds_rdata(path));
+    argot_download_free(d);
+
+    write_prefix(path, 400000);
+    dr.sink.kind = ARGOT_SINK_PATH;
+    dr.sink.path = path;
+    assert_int_equal(argot_files_download_file(&d, c, &dr, NULL), ARGOT_OK);
+    assert_true(d->restarted);
+    assert_true(holds_rdata(path));
+    argot_download_free(d);
+
+    dr.sink.kind = ARGOT_SINK_CALLBACK; /* cannot start over: nothing reaches it */
+    dr.sink.write = cut_write;
+    dr.sink.userdata = &k;
+    assert_int_equal(argot_files_download_file(&d, c, &dr, NULL), ARGOT_E_RANGE);
+    assert_int_equal(argot_client_last_error(c)->http_status, 200);
+    assert_int_equal(k.got, 0);
+    argot_file_free(f);
+    argot_client_free(c);
+    th_rmtree(dir);
+}
+
+/* 416: a resume of a complete file is ARGOT_OK and touches nothing; past the end (a local file
+ * larger than the remote one) is ARGOT_E_RANGE; a resume path shorter than offset is refused
+ * before any request. */
+static void test_download_416(void **state)
+{
+    argot_client *c = client_with_key(key);
+    argot_file *f = upload_random(c);
+    argot_download_file_request dr = ARGOT_DOWNLOAD_FILE_REQUEST_INIT;
+    argot_download *d = NULL;
+    const argot_error *e;
+    char dir[512], path[1024];
+    (void)state;
+
+    assert_int_equal(th_tmpdir(dir, sizeof(dir), "ad416"), 0);
+    snprintf(path, sizeof(path), "%s/full", dir);
+    write_prefix(path, RSIZE);
+    dr.file_id = f->id;
+    dr.sink.kind = ARGOT_SINK_PATH;
+    dr.sink.path = path;
+    dr.offset = RSIZE;
+    assert_int_equal(argot_files_download_file(&d, c, &dr, NULL), ARGOT_OK);
+    assert_true(d->already_complete);
+    assert_int_equal(d->http_status, 416);
+    assert_int_equal(d->bytes, 0);
+    assert_int_equal(d->size, RSIZE);
+    assert_true(holds_rdata(path));
+    argot_download_free(d);
+
+    dr.sink.kind = ARGOT_SINK_FD;
+    dr.sink.fd = open(path, O_WRONLY | O_APPEND);
+    dr.offset = RSIZE + 5;
+    assert_int_equal(argot_files_download_file(&d, c, &dr, NULL), ARGOT_E_RANGE);
+    close(dr.sink.fd);
+    assert_null(d);
+    e = argot_client_last_error(c);
+    assert_int_equal(e->http_status, 416);
+    assert_string_equal(e->code, "range_not_satisfiable");
+    assert_non_null(strstr(e->summary, "1000003 bytes"));
+    assert_true(holds_rdata(path));
+
+    dr.sink.kind = ARGOT_SINK_BUFFER;
+    dr.offset = RSIZE;
+    dr.length = 1;
+    assert_int_equal(argot_files_download_file(&d, c, &dr, NULL), ARGOT_E_RANGE);
+
+    dr.sink.kind = ARGOT_SINK_PATH;
+    dr.length = -1;
+    dr.offset = RSIZE + 1; /* the path has RSIZE bytes */
+    assert_int_equal(argot_files_download_file(NULL, c, &dr, NULL), ARGOT_E_INVALID);
+    assert_int_equal(argot_client_last_error(c)->attempts, 0);
+    assert_non_null(strstr(argot_client_last_error(c)->summary, "it has only 1000003 bytes"));
+    snprintf(path, sizeof(path), "%s/missing", dir);
+    assert_int_equal(argot_files_download_file(NULL, c, &dr, NULL), ARGOT_E_INVALID);
+    assert_int_equal(argot_client_last_error(c)->os_errno, ENOENT);
+    dr.sink.path = dir;
+    assert_int_equal(argot_files_download_file(NULL, c, &dr, NULL), ARGOT_E_INVALID);
+    assert_non_null(strstr(argot_client_last_error(c)->summary, "not a regular file"));
+    argot_file_free(f);
+    argot_client_free(c);
+    th_rmtree(dir);
+}
+
 /* ---- Uploads API (skipped while argotd has no /v1/uploads) ---- */
 
 /* Writes size pseudo-random, position-dependent bytes to path. */
@@ -498,9 +800,16 @@ static void test_uploads_raw_errors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_upload_every_source),  cmocka_unit_test(test_download_every_sink),
-        cmocka_unit_test(test_retrieve_list_delete), cmocka_unit_test(test_server_errors),
-        cmocka_unit_test(test_uploads_parallel),     cmocka_unit_test(test_uploads_raw_errors),
+        cmocka_unit_test(test_upload_every_source),
+        cmocka_unit_test(test_download_every_sink),
+        cmocka_unit_test(test_retrieve_list_delete),
+        cmocka_unit_test(test_server_errors),
+        cmocka_unit_test(test_uploads_parallel),
+        cmocka_unit_test(test_uploads_raw_errors),
+        cmocka_unit_test(test_download_offsets),
+        cmocka_unit_test(test_download_resume),
+        cmocka_unit_test(test_download_if_range_mismatch),
+        cmocka_unit_test(test_download_416),
     };
     if (access(ARGOTD_PATH, X_OK) != 0) {
         printf("argotd not built (%s): skipped\n", ARGOTD_PATH);

@@ -769,11 +769,18 @@ static void test_download_sinks(void **state)
     assert_string_equal(slurp(path, &len), "HEAD:canned file 2\n");
     argot_client_free(c);
 
-    /* a callback that already received bytes cannot start over */
+    /* a callback resumes (the answer had an ETag); without one it cannot start over */
     c = client_for("dlcb", "cut,ok", NULL, 0);
     dr.sink.kind = ARGOT_SINK_CALLBACK;
     dr.sink.write = sink_collect;
     dr.sink.userdata = &col;
+    assert_int_equal(argot_files_download_file(NULL, c, &dr, NULL), ARGOT_OK);
+    assert_int_equal(argot_client_last_error(c)->attempts, 2);
+    assert_int_equal(col.len, 14);
+    assert_memory_equal(col.buf, "canned file 2\n", 14);
+    argot_client_free(c);
+    c = client_for("dlcbnt", "cutnotag,ok", NULL, 0);
+    col.len = 0;
     assert_int_equal(argot_files_download_file(NULL, c, &dr, NULL), ARGOT_E_NETWORK);
     assert_int_equal(argot_client_last_error(c)->attempts, 1);
     col.len = 0;
@@ -805,6 +812,243 @@ static void test_download_sinks(void **state)
     assert_int_equal(argot_client_last_error(c)->attempts, 4);
     argot_client_free(c);
     th_rmtree(dir);
+}
+
+/* ---- ranged and resumed downloads ---- */
+
+static const char *last_request(const char *key)
+{
+    static char last[8192];
+    th_mock_stats(&srv, key, NULL, 0, last, sizeof(last));
+    return last;
+}
+
+/* A download of file-canned2 ("canned file 2\n", 14 bytes) into a buffer. */
+static argot_status dl_buf(argot_client *c, uint64_t off, int64_t len, argot_download **d)
+{
+    argot_download_file_request dr = ARGOT_DOWNLOAD_FILE_REQUEST_INIT;
+    dr.file_id = "file-canned2";
+    dr.offset = off;
+    dr.length = len;
+    return argot_files_download_file(d, c, &dr, NULL);
+}
+
+/* A connection cut mid-body is resumed by the retry with Range and If-Range (the first
+ * answer's ETag), once or several times; without an ETag the retry starts over. */
+static void test_resume_after_cut(void **state)
+{
+    argot_client *c = client_for("rs1", "cut,ok", NULL, 0);
+    argot_download *d = NULL;
+    const char *last;
+    (void)state;
+
+    assert_int_equal(dl_buf(c, 0, -1, &d), ARGOT_OK);
+    assert_int_equal(argot_client_last_error(c)->attempts, 2);
+    assert_string_equal(d->data, "canned file 2\n");
+    assert_int_equal(d->bytes, 14);
+    assert_int_equal(d->offset, 0);
+    assert_int_equal(d->size, 14);
+    assert_int_equal(d->http_status, 206);
+    assert_string_equal(d->etag, "\"file-canned2\"");
+    assert_false(d->restarted);
+    assert_false(d->already_complete);
+    last = last_request("rs1");
+    assert_non_null(strstr(last, "Range: bytes=7-\\r\\n"));
+    assert_non_null(strstr(last, "If-Range: \\\"file-canned2\\\"\\r\\n"));
+    argot_download_free(d);
+    argot_client_free(c);
+
+    c = client_for("rs2", "cut,cut,ok", NULL, 0); /* 7 bytes, 3 more, then the last 4 */
+    assert_int_equal(dl_buf(c, 0, -1, &d), ARGOT_OK);
+    assert_int_equal(argot_client_last_error(c)->attempts, 3);
+    assert_string_equal(d->data, "canned file 2\n");
+    assert_non_null(strstr(last_request("rs2"), "Range: bytes=10-\\r\\n"));
+    argot_download_free(d);
+    argot_client_free(c);
+
+    c = client_for("rs3", "cutnotag,ok", NULL, 0); /* no validator: start over */
+    assert_int_equal(dl_buf(c, 0, -1, &d), ARGOT_OK);
+    assert_int_equal(argot_client_last_error(c)->attempts, 2);
+    assert_string_equal(d->data, "canned file 2\n");
+    assert_null(strstr(last_request("rs3"), "Range:"));
+    assert_int_equal(d->http_status, 200);
+    argot_download_free(d);
+    argot_client_free(c);
+
+    c = client_for("rs4", "cut,norange", NULL, 0); /* the resume is answered 200: restart */
+    assert_int_equal(dl_buf(c, 0, -1, &d), ARGOT_OK);
+    assert_int_equal(argot_client_last_error(c)->attempts, 2);
+    assert_string_equal(d->data, "canned file 2\n");
+    assert_true(d->restarted);
+    assert_int_equal(d->http_status, 200);
+    assert_null(d->etag);
+    argot_download_free(d);
+    argot_client_free(c);
+}
+
+/* A 200 where a range was asked: the sink starts over at byte 0 if it can. */
+static void test_range_answered_200(void **state)
+{
+    argot_download_file_request dr = ARGOT_DOWNLOAD_FILE_REQUEST_INIT;
+    argot_client *c = client_for("r200", "norange", NULL, 0);
+    argot_download *d = NULL;
+    collect col = {{0}, 0};
+    char dir[512], path[1024];
+    size_t len;
+    int fd, pfd[2];
+    (void)state;
+
+    assert_int_equal(dl_buf(c, 5, -1, &d), ARGOT_OK);
+    assert_non_null(strstr(last_request("r200"), "Range: bytes=5-\\r\\n"));
+    assert_string_equal(d->data, "canned file 2\n");
+    assert_true(d->restarted);
+    assert_int_equal(d->offset, 0);
+    assert_int_equal(d->bytes, 14);
+    assert_int_equal(d->size, 14);
+    argot_download_free(d);
+
+    assert_int_equal(th_tmpdir(dir, sizeof(dir), "r200"), 0);
+    snprintf(path, sizeof(path), "%s/out", dir);
+    fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    assert_true(write(fd, "HEAD:XXXXX", 10) == 10); /* "XXXXX": 5 bytes of an old version */
+    dr.file_id = "file-canned2";
+    dr.offset = 5;
+    dr.sink.kind = ARGOT_SINK_FD;
+    dr.sink.fd = fd;
+    assert_int_equal(argot_files_download_file(NULL, c, &dr, NULL), ARGOT_OK);
+    close(fd);
+    assert_string_equal(slurp(path, &len), "HEAD:canned file 2\n");
+
+    dr.sink.kind = ARGOT_SINK_CALLBACK; /* cannot start over: nothing written, E_RANGE */
+    dr.sink.write = sink_collect;
+    dr.sink.userdata = &col;
+    assert_int_equal(argot_files_download_file(NULL, c, &dr, NULL), ARGOT_E_RANGE);
+    assert_int_equal(col.len, 0);
+    assert_int_equal(argot_client_last_error(c)->http_status, 200);
+    assert_int_equal(argot_client_last_error(c)->attempts, 1);
+    assert_non_null(strstr(argot_client_last_error(c)->summary, "cannot start over"));
+    assert_int_equal(pipe(pfd), 0);
+    dr.sink.kind = ARGOT_SINK_FD; /* nor can a pipe */
+    dr.sink.fd = pfd[1];
+    assert_int_equal(argot_files_download_file(NULL, c, &dr, NULL), ARGOT_E_RANGE);
+    close(pfd[0]);
+    close(pfd[1]);
+    argot_client_free(c);
+
+    c = client_for("r200cb", "cut,norange", NULL, 0); /* a callback that got bytes, then a 200 */
+    dr.offset = 0;
+    dr.sink.kind = ARGOT_SINK_CALLBACK;
+    assert_int_equal(argot_files_download_file(NULL, c, &dr, NULL), ARGOT_E_RANGE);
+    assert_int_equal(argot_client_last_error(c)->attempts, 2);
+    assert_int_equal(col.len, 7);
+    argot_client_free(c);
+    th_rmtree(dir);
+}
+
+/* Offsets and lengths, 416 at and past the end, a 206 that is not the range asked for. */
+static void test_ranges_and_416(void **state)
+{
+    argot_client *c = client_for("r416", "ok", NULL, 0);
+    argot_download *d = NULL;
+    const argot_error *e;
+    (void)state;
+
+    assert_int_equal(dl_buf(c, 3, 4, &d), ARGOT_OK);
+    assert_string_equal(d->data, "ned ");
+    assert_int_equal(d->http_status, 206);
+    assert_int_equal(d->offset, 3);
+    assert_int_equal(d->size, 14);
+    assert_non_null(strstr(last_request("r416"), "Range: bytes=3-6\\r\\n"));
+    assert_null(strstr(last_request("r416"), "If-Range"));
+    argot_download_free(d);
+
+    assert_int_equal(dl_buf(c, 14, -1, &d), ARGOT_OK); /* at the end: complete */
+    assert_true(d->already_complete);
+    assert_int_equal(d->http_status, 416);
+    assert_int_equal(d->bytes, 0);
+    assert_int_equal(d->offset, 14);
+    assert_int_equal(d->size, 14);
+    assert_string_equal(d->data, "");
+    assert_string_equal(d->etag, "\"file-canned2\"");
+    argot_download_free(d);
+
+    assert_int_equal(dl_buf(c, 20, -1, &d), ARGOT_E_RANGE); /* past the end */
+    assert_null(d);
+    e = argot_client_last_error(c);
+    assert_int_equal(e->http_status, 416);
+    assert_string_equal(e->code, "range_not_satisfiable");
+    assert_int_equal(e->attempts, 1);
+    assert_int_equal(dl_buf(c, 14, 2, &d), ARGOT_E_RANGE); /* a bounded range: never complete */
+    assert_int_equal(dl_buf(c, 0, 0, &d), ARGOT_E_INVALID);
+    assert_int_equal(dl_buf(c, 0, -2, &d), ARGOT_E_INVALID);
+    assert_int_equal(dl_buf(c, UINT64_C(1) << 63, -1, &d), ARGOT_E_INVALID);
+    assert_int_equal(dl_buf(c, (UINT64_C(1) << 62) + 1, INT64_C(1) << 62, &d), ARGOT_E_INVALID);
+    assert_int_equal(argot_client_last_error(c)->attempts, 0);
+    argot_client_free(c);
+
+    c = client_for("rbad", "badrange", NULL, 0);
+    assert_int_equal(dl_buf(c, 3, -1, &d), ARGOT_E_PROTOCOL);
+    assert_int_equal(argot_client_last_error(c)->attempts, 1);
+    assert_non_null(strstr(argot_client_last_error(c)->summary, "another range"));
+    argot_client_free(c);
+}
+
+typedef struct prog_range {
+    uint64_t first_done, last_done, last_total;
+    int calls;
+} prog_range;
+
+static int on_prog_range(uint64_t done, uint64_t total, void *ud)
+{
+    prog_range *p = ud;
+    if (p->calls++ == 0)
+        p->first_done = done;
+    p->last_done = done;
+    p->last_total = total;
+    return 0;
+}
+
+/* Progress counts from byte 0 of the file; a version 1 request (before offset) still works. */
+static void test_range_progress_and_v1(void **state)
+{
+    typedef struct v1_request {
+        unsigned version;
+        const char *file_id;
+        argot_download_sink sink;
+        argot_progress_fn progress;
+        void *progress_userdata;
+    } v1_request;
+    argot_client *c = client_for("rprog", "ok", NULL, 0);
+    argot_download_file_request dr = ARGOT_DOWNLOAD_FILE_REQUEST_INIT;
+    v1_request v1 = {1, "file-canned2", {ARGOT_SINK_BUFFER, NULL, -1, NULL, NULL, 0}, NULL, NULL};
+    argot_download *d = NULL;
+    prog_range p = {0, 0, 0, 0};
+    (void)state;
+
+    dr.file_id = "file-canned2";
+    dr.offset = 5;
+    dr.progress = on_prog_range;
+    dr.progress_userdata = &p;
+    dr.max_recv_speed = 1000000;
+    assert_int_equal(argot_files_download_file(&d, c, &dr, NULL), ARGOT_OK);
+    assert_string_equal(d->data, "d file 2\n");
+    assert_true(p.calls >= 1);
+    assert_true(p.first_done >= 5);
+    assert_int_equal(p.last_done, 14);
+    assert_int_equal(p.last_total, 14);
+    argot_download_free(d);
+
+    assert_int_equal(
+        argot_files_download_file(&d, c, (const argot_download_file_request *)&v1, NULL), ARGOT_OK);
+    assert_string_equal(d->data, "canned file 2\n");
+    assert_int_equal(d->http_status, 200);
+    assert_null(strstr(last_request("rprog"), "Range:"));
+    argot_download_free(d);
+    v1.version = 3;
+    assert_int_equal(
+        argot_files_download_file(&d, c, (const argot_download_file_request *)&v1, NULL),
+        ARGOT_E_INVALID);
+    argot_client_free(c);
 }
 
 /* ---- odd responses ---- */
@@ -993,6 +1237,10 @@ int main(void)
         cmocka_unit_test(test_upload_sources_and_rewind),
         cmocka_unit_test(test_progress_and_abort),
         cmocka_unit_test(test_download_sinks),
+        cmocka_unit_test(test_resume_after_cut),
+        cmocka_unit_test(test_range_answered_200),
+        cmocka_unit_test(test_ranges_and_416),
+        cmocka_unit_test(test_range_progress_and_v1),
         cmocka_unit_test(test_odd_responses),
         cmocka_unit_test(test_list_and_iterate),
         cmocka_unit_test(test_iterator_page_error),

@@ -221,13 +221,49 @@ static void test_deleted_json(void **state)
     json_decref(j);
 }
 
+/* Content-Range values: the ranges a 206 may carry, the unsatisfied form of a 416, and what
+ * is refused (so a resumed download never writes bytes it cannot place). */
+static void test_content_range(void **state)
+{
+    static const char *bad[] = {"",
+                                "bytes",
+                                "bytes 5-4/10",
+                                "bytes 0-9/10 x",
+                                "bytes 0-10/10",
+                                "bytes */*",
+                                "items 0-1/2",
+                                "bytes 0-1",
+                                "bytes -1-2/3",
+                                "bytes 0-1/99999999999999999999",
+                                "bytes 1-/5"};
+    uint64_t a = 0, b = 0;
+    int64_t n = 0;
+    size_t i;
+    (void)state;
+
+    assert_int_equal(argot__content_range_parse("bytes 0-9/10", &a, &b, &n), 0);
+    assert_true(a == 0 && b == 9 && n == 10);
+    assert_int_equal(argot__content_range_parse("BYTES  5-5/6 ", &a, &b, &n), 0);
+    assert_true(a == 5 && b == 5 && n == 6);
+    assert_int_equal(argot__content_range_parse("bytes 7-8/*", &a, &b, &n), 0);
+    assert_true(a == 7 && b == 8 && n == -1);
+    assert_int_equal(argot__content_range_parse("bytes */1000003", &a, &b, &n), 0);
+    assert_true(a == UINT64_MAX && b == UINT64_MAX && n == 1000003);
+    assert_int_equal(
+        argot__content_range_parse("bytes 8589934592-8589934599/8589934600", &a, &b, &n), 0);
+    assert_true(a == UINT64_C(8589934592) && n == INT64_C(8589934600));
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_int_equal(argot__content_range_parse(bad[i], &a, &b, &n), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_retryable_statuses), cmocka_unit_test(test_backoff_schedule),
-        cmocka_unit_test(test_retry_rules),        cmocka_unit_test(test_parse_retry_after),
-        cmocka_unit_test(test_retry_validate),     cmocka_unit_test(test_file_json),
-        cmocka_unit_test(test_list_json),          cmocka_unit_test(test_deleted_json),
+        cmocka_unit_test(test_content_range),      cmocka_unit_test(test_retry_rules),
+        cmocka_unit_test(test_parse_retry_after),  cmocka_unit_test(test_retry_validate),
+        cmocka_unit_test(test_file_json),          cmocka_unit_test(test_list_json),
+        cmocka_unit_test(test_deleted_json),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

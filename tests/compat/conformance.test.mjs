@@ -1,4 +1,4 @@
-// Replays the recorded api.openai.com sessions (shared/conformance/recorded) against argotd and
+// Replays the recorded api.openai.com sessions (tests/compat/recorded, see its README) against argotd and
 // compares what must match: status, Content-Type, JSON key set and order (recursively), value
 // types, id formats, the error envelope and id-independent message texts, x-request-id.
 //
@@ -9,11 +9,13 @@
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, existsSync } from 'node:fs';
-import { join, basename } from 'node:path';
-import { startArgotd, SHARED_DIR } from './lib/argotd.mjs';
+import { join, basename, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startArgotd } from './lib/argotd.mjs';
 import { request, REQUEST_ID_RE, FILE_ID_RE, typeOf } from './lib/http.mjs';
 
-const RECORDED = join(SHARED_DIR, 'conformance', 'recorded');
+// In the repository (copied from openai/openai-dotnet, MIT), so a plain clone runs this test.
+const RECORDED = join(dirname(fileURLToPath(import.meta.url)), 'recorded');
 const GROUPS = ['FilesTests', 'BatchTests', 'UploadsTests'];
 const RECORDED_ID_RE = /file-[A-Za-z0-9]{22,24}|upload_[0-9a-f]{32}|part_[0-9a-f]{32}/g;
 const UPLOAD_ID_RE = /^upload_[0-9a-f]{32}$/;
@@ -46,7 +48,7 @@ function skipReasons(entries) {
 }
 
 function loadSessions() {
-  if (!existsSync(RECORDED)) throw new Error(`no recorded sessions at ${RECORDED} (set ARGOT_SHARED_DIR)`);
+  if (!existsSync(RECORDED)) throw new Error(`no recorded sessions at ${RECORDED}`);
   const out = [];
   for (const g of GROUPS) {
     const dir = join(RECORDED, g);

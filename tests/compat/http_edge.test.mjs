@@ -83,7 +83,8 @@ describe('routing', () => {
     });
   }
 
-  for (const path of ['/v1/nope', '/v2/files', '/', '/v1', '/v1/files/file-abc/content/more', '/v1/files/file-abc/other', '/v1/uploadsx', '/healthzx']) {
+  // (`/` is the web console's page: tests/browser/console_http.test.mjs.)
+  for (const path of ['/v1/nope', '/v2/files', '/v1', '/v1/files/file-abc/content/more', '/v1/files/file-abc/other', '/v1/uploadsx', '/healthzx', '/consolex', '/console/a/b']) {
     test(`GET ${path} -> 404 JSON`, async () => {
       const res = await c.get(path);
       expectClientError(res, [404], `GET ${path}`);
@@ -586,6 +587,25 @@ describe('/healthz and /metrics', () => {
     assert.equal(res.status, 200, res.text.slice(0, 300));
     assert.match(String(res.headers['content-type']), /^text\/plain/);
     assert.match(res.text, /^# (HELP|TYPE) /m, 'no Prometheus HELP/TYPE lines');
+  });
+  test('/metrics counts requests by route name (unknown paths too) and reports what is stored', async () => {
+    const key = msrv.keys['org-metrics'];
+    const up = await client(msrv, key).upload(uploadParts('m.txt', 'metrics\n', 'assistants'));
+    assert.equal(up.status, 200, up.text);
+    await request(msrv.origin, { path: '/no/such/route' });
+    await request(msrv.origin, { path: '/healthz' });
+    const res = await request(msrv.origin, { path: '/metrics' });
+    const count = (route, status) => {
+      const m = res.text.match(new RegExp(`^argot_http_requests_total\\{route="${route.replace('.', '\\.')}",status="${status}"\\} (\\d+)$`, 'm'));
+      return m ? Number(m[1]) : 0;
+    };
+    assert.ok(count('files.create', 200) >= 1, `files.create 200 not counted:\n${res.text.slice(0, 2000)}`);
+    assert.ok(count('healthz', 200) >= 1, 'healthz 200 not counted');
+    assert.ok(count('unknown', 404) >= 1, 'a request of no route is counted as route "unknown"');
+    assert.match(res.text, /^argot_http_request_duration_seconds_bucket\{route="files\.create",le="\+Inf"\} [1-9]\d*$/m);
+    const stored = res.text.match(/^argot_files_stored (\d+)$/m);
+    assert.ok(stored && Number(stored[1]) >= 1, 'argot_files_stored missing or 0');
+    assert.match(res.text, /^argot_bytes_stored [1-9]\d*$/m);
   });
   test('/metrics with --metrics is unauthenticated (issue 2: "unauthenticated but off unless enabled") and shows no org data', async () => {
     const res = await request(msrv.origin, { path: '/metrics' });

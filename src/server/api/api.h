@@ -8,21 +8,26 @@
 #include <jansson.h>
 
 #include "common/buf.h"
+#include "server/api/profile.h"
+#include "server/app.h"
 #include "server/http/http.h"
 #include "server/meta/meta.h"
 
-#define BATCH_DEFAULT_TTL 2592000 /* batch files expire after 30 days unless told otherwise */
-#define EXPIRES_MIN       3600
-#define EXPIRES_MAX       2592000
+#define EXPIRES_MIN 3600
+#define EXPIRES_MAX 2592000
 
-/* Appends the file object exactly as the real service serializes it (key order included). */
-int api_file_json(argot_buf *b, const meta_file *f);
-/* 404 "No such File object: <id>" with param "id". */
-int api_reply_no_such_file(http_req *r);
-/* Maps a META_E_* from the store to a 5xx reply (NOTFOUND must be handled by the caller). */
-int api_reply_store_error(http_req *r, int rc, const char *what);
-/* 1 if the path parameter can be an id at all (else answer 404 without a lookup). */
-int api_param_is_id(const http_req *r);
+/* Appends the file object. Service profile: exactly as the real service serializes it (key
+ * order included, expires_at and status_details null when unset). Spec profile: the same keys
+ * in the same order, without the null ones. */
+int api_file_json(argot_buf *b, const meta_file *f, api_profile p);
+/* 200 with the file object in r's profile. */
+void api_reply_file(http_req *r, const meta_file *f);
+/* The reply to a failure of the storage frontend: the one table from its error record to an
+ * HTTP status and OpenAI error (api/errors.c), logged with the request id and what. */
+int api_reply_store(http_req *r, const st_err *e, const char *what);
+/* r->param as the store should see it: "" when it was cut (longer than any id) or held an
+ * encoded NUL, so that the store answers it as no such object. */
+const char *api_param(const http_req *r);
 /* Resolves r->param to a visible file of r->org into out; replies 404 or 5xx and returns -1
  * when it can't. */
 int api_lookup_file(http_req *r, meta_file *out);
@@ -42,7 +47,5 @@ const char *api_filename_problem(const char *name, size_t len);
 /* batch and fine-tune files must be .jsonl (or have no extension): replies 400 with the real
  * service's message and returns -1 if name breaks that rule, else 0. */
 int api_check_jsonl(http_req *r, const char *purpose, const char *name);
-/* "100 GB" style rendering of a byte limit, as in the quota message. */
-void api_format_limit(int64_t bytes, char *out, size_t cap);
 
 #endif

@@ -32,7 +32,7 @@ static int put_lit_i64(argot_buf *b, const char *lit, size_t lit_len, int64_t v)
 }
 #define PUT_LIT_I64(b, lit, v) put_lit_i64((b), lit, sizeof lit - 1, (v))
 
-int api_file_json(argot_buf *b, const meta_file *f)
+int api_file_json(argot_buf *b, const meta_file *f, api_profile p)
 {
     size_t id_len = strlen(f->id), purpose_len = strlen(f->purpose), name_len = strlen(f->filename);
     /* One reservation for the common case (no escaping), so the appends below do not grow
@@ -48,53 +48,42 @@ int api_file_json(argot_buf *b, const meta_file *f)
     rc = rc ? rc : PUT_LIT_I64(b, ",\"created_at\":", f->created_at);
     if (!rc && f->expires_at)
         rc = PUT_LIT_I64(b, ",\"expires_at\":", f->expires_at);
-    else if (!rc)
+    else if (!rc && p == API_PROFILE_SERVICE)
         rc = argot_buf_puts(b, ",\"expires_at\":null");
-    rc = rc ? rc : argot_buf_puts(b, ",\"status\":\"processed\",\"status_details\":null}");
-    return rc;
+    /* status_details is always null here: files never fail processing. */
+    if (p == API_PROFILE_SERVICE)
+        return rc ? rc : argot_buf_puts(b, ",\"status\":\"processed\",\"status_details\":null}");
+    return rc ? rc : argot_buf_puts(b, ",\"status\":\"processed\"}");
 }
 
-int api_reply_no_such_file(http_req *r)
+void api_reply_file(http_req *r, const meta_file *f)
 {
-    /* Ids longer than the buffer were cut when routed; say so rather than echo kilobytes. */
-    return http_reply_error(r, 404, "invalid_request_error", "id", NULL,
-                            "No such File object: %s%s", r->param,
-                            r->param_len >= sizeof r->param ? "..." : "");
+    argot_buf b = ARGOT_BUF_INIT(16384);
+    if (api_file_json(&b, f, api_profile_of(r))) {
+        argot_buf_free(&b);
+        http_reply_internal(r, "file json");
+        return;
+    }
+    http_reply_json(r, 200, &b);
 }
 
-int api_reply_store_error(http_req *r, int rc, const char *what)
+const char *api_param(const http_req *r)
 {
-    LOG(LOG_ERROR, "msg=\"metadata store error\" id=%s what=%s rc=%d", r->request_id, what, rc);
-    if (rc == META_E_NOSPC)
-        return http_reply_error(r, 507, "server_error", NULL, NULL,
-                                "The server has no storage space left. Please retry later or "
-                                "contact the operator.");
-    if (rc == META_E_BUSY)
-        return http_reply_error(r, 503, "server_error", NULL, NULL,
-                                "The server is overloaded right now. Please retry your request.");
-    return http_reply_internal(r, what);
-}
-
-int api_param_is_id(const http_req *r)
-{
-    /* The decoded parameter may hold a NUL (%00): then it is no id, whatever precedes it. */
-    return r->param_len < META_ID_MAX && strlen(r->param) == r->param_len && id_plausible(r->param);
+    /* The decoded parameter may hold a NUL (%00), or be longer than the buffer: no id either
+     * way. The store says "No such ... object" for it without a lookup. */
+    return r->param_len < sizeof r->param && strlen(r->param) == r->param_len ? r->param : "";
 }
 
 int api_lookup_file(http_req *r, meta_file *out)
 {
-    if (!api_param_is_id(r)) {
-        api_reply_no_such_file(r);
-        return -1;
-    }
-    meta_store *m = r->app->meta;
-    int rc = m->ops->file_get(m, r->org, r->param, app_now(r->app), out);
-    if (rc == META_OK)
+    st_err e = ST_ERR_INIT;
+    if (store_file_get(r->app->store, r->org, api_param(r), out, &e) == ST_OK)
         return 0;
-    if (rc == META_E_NOTFOUND)
-        api_reply_no_such_file(r);
+    if (e.code == ST_E_NOTFOUND) /* echo what was asked for, as the real service does */
+        http_reply_error(r, 404, "invalid_request_error", "id", NULL, "No such File object: %s%s",
+                         r->param, r->param_len >= sizeof r->param ? "..." : "");
     else
-        api_reply_store_error(r, rc, "file_get");
+        api_reply_store(r, &e, "file get");
     return -1;
 }
 
@@ -116,17 +105,6 @@ int api_reply_bad_purpose(http_req *r, const char *purpose)
                               "'%s' is not one of ['fine-tune', 'assistants', 'batch', "
                               "'user_data', 'vision', 'evals'] - 'purpose'",
                               purpose);
-}
-
-void api_format_limit(int64_t bytes, char *out, size_t cap)
-{
-    const int64_t gib = INT64_C(1) << 30, mib = INT64_C(1) << 20;
-    if (bytes % gib == 0)
-        snprintf(out, cap, "%" PRId64 " GB", bytes / gib);
-    else if (bytes % mib == 0)
-        snprintf(out, cap, "%" PRId64 " MB", bytes / mib);
-    else
-        snprintf(out, cap, "%" PRId64 " bytes", bytes);
 }
 
 int api_check_expires_after(http_req *r, const char *anchor, int64_t secs)

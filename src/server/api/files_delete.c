@@ -1,36 +1,26 @@
 /*
- * DELETE /v1/files/{file_id}: one transaction removes the row and lowers the organization's
- * usage; the blob goes after. A crash in between leaves an unreferenced blob that the sweeper
- * removes (it proves the blob unreferenced first).
+ * DELETE /v1/files/{file_id}: one transaction removes the row (leaving a cursor tombstone and a
+ * blob tombstone) and lowers the organization's usage; the blob goes right after, or, if that
+ * fails or the process dies first, when the garbage collector drains the blob tombstones.
  */
 #include <string.h>
 
 #include "server/api/api.h"
-#include "server/http/router.h"
-#include "server/log.h"
+#include "server/api/routes.h"
 
 static void end(http_req *r)
 {
-    if (!api_param_is_id(r)) {
-        api_reply_no_such_file(r);
-        return;
-    }
-    meta_store *m = r->app->meta;
     meta_file f;
-    int rc = m->ops->file_delete(m, r->org, r->param, app_now(r->app), &f);
-    if (rc == META_E_NOTFOUND) {
-        api_reply_no_such_file(r);
+    st_err e = ST_ERR_INIT;
+    if (store_file_delete(r->app->store, r->org, api_param(r), &f, &e)) {
+        if (e.code == ST_E_NOTFOUND)
+            http_reply_error(r, 404, "invalid_request_error", "id", NULL,
+                             "No such File object: %s%s", r->param,
+                             r->param_len >= sizeof r->param ? "..." : "");
+        else
+            api_reply_store(r, &e, "file delete");
         return;
     }
-    if (rc != META_OK) {
-        api_reply_store_error(r, rc, "file_delete");
-        return;
-    }
-    blob_store *bs = r->app->blob;
-    int brc = bs->ops->remove(bs, f.blob);
-    if (brc != BLOB_OK && brc != BLOB_E_NOTFOUND)
-        LOG(LOG_WARN, "msg=\"blob remove failed; the sweeper will retry\" id=%s blob=%s rc=%d",
-            r->request_id, f.blob, brc);
     argot_buf b = ARGOT_BUF_INIT(256);
     if (argot_buf_puts(&b, "{\"object\":\"file\",\"deleted\":true,\"id\":") ||
         argot_buf_put_json_str(&b, f.id, strlen(f.id)) || argot_buf_putc(&b, '}')) {
@@ -41,4 +31,5 @@ static void end(http_req *r)
     http_reply_json(r, 200, &b);
 }
 
-const route_ops api_files_delete = {ROUTE_FILES_DELETE, "files.delete", 1, NULL, NULL, end, NULL};
+const route_ops api_files_delete = {
+    ROUTE_FILES_DELETE, "files.delete", 1, api_profile_begin, NULL, end, NULL};

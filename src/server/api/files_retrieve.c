@@ -1,20 +1,13 @@
 /* GET /v1/files/{file_id} */
 #include "server/api/api.h"
-#include "server/http/router.h"
+#include "server/api/routes.h"
 
 static void end(http_req *r)
 {
     meta_file f;
-    if (api_lookup_file(r, &f))
-        return;
-    argot_buf b = ARGOT_BUF_INIT(16384);
-    if (api_file_json(&b, &f)) {
-        argot_buf_free(&b);
-        http_reply_internal(r, "file json");
-        return;
-    }
-    http_reply_json(r, 200, &b);
+    if (api_lookup_file(r, &f) == 0)
+        api_reply_file(r, &f);
 }
 
 const route_ops api_files_retrieve = {
-    ROUTE_FILES_RETRIEVE, "files.retrieve", 1, NULL, NULL, end, NULL};
+    ROUTE_FILES_RETRIEVE, "files.retrieve", 1, api_profile_begin, NULL, end, NULL};

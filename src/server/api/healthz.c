@@ -1,13 +1,12 @@
 /* GET /healthz: 200 when the metadata store answers; no authentication. */
 #include "server/api/api.h"
-#include "server/http/router.h"
+#include "server/api/routes.h"
 
 static void end(http_req *r)
 {
-    int64_t n;
-    meta_store *m = r->app->meta;
+    st_err e = ST_ERR_INIT;
     argot_buf b = ARGOT_BUF_INIT(64);
-    if (m->ops->key_count_active(m, &n) != META_OK) {
+    if (store_health(r->app->store, &e) != ST_OK) {
         argot_buf_puts(&b, "{\"status\":\"unavailable\"}");
         http_reply_json(r, 503, &b);
         return;

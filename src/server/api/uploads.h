@@ -8,32 +8,22 @@
 #include <jansson.h>
 
 #include "common/buf.h"
+#include "server/api/profile.h"
 #include "server/http/http.h"
 #include "server/meta/meta.h"
+#include "server/store/err.h"
 
-#define UPLOAD_TTL    3600     /* an upload expires an hour after its creation */
-#define UPLOAD_ID_LEN (7 + 32) /* "upload_" + 32 hex; "part_" ids are shorter */
-
-/* prefix ("upload_", "part_") + 8 hex digits of created_at + 24 random hex digits, like the
- * real ones. 0, or -1 if the random source failed. */
-int api_upload_id_new(char out[UPLOAD_ID_LEN + 1], const char *prefix, int64_t created_at);
-/* The Upload object in the real key order; "file" only when f is given (completed). */
-int api_upload_json(argot_buf *b, const meta_upload *u, const meta_file *f);
-/* 200 with the Upload object (api_upload_json; at most 4096 bytes, 8192 with f), or 500
- * "upload json" when it can't be built. */
+/* The Upload object in the real key order; "file" only when f is given (completed), as the
+ * nested file object of profile p (api_file_json). */
+int api_upload_json(argot_buf *b, const meta_upload *u, const meta_file *f, api_profile p);
+/* 200 with the Upload object in r's profile (api_upload_json; at most 4096 bytes, 8192 with
+ * f), or 500 "upload json" when it can't be built. */
 void api_reply_upload(http_req *r, const meta_upload *u, const meta_file *f);
 /* The UploadPart object. */
 int api_part_json(argot_buf *b, const meta_part *p);
-/* 404 "No such Upload object: <id>" with param "id". */
-int api_reply_no_such_upload(http_req *r);
-/* 400 for an upload that is completed, cancelled or expired. */
-int api_reply_upload_state(http_req *r, const meta_upload *u);
-/* Resolves r->param to an upload of r->org; replies 404/5xx and returns -1 when it can't. */
-int api_lookup_upload(http_req *r, meta_upload *out);
-/* Same, and the upload must be pending (else 400 as above). */
-int api_lookup_pending_upload(http_req *r, meta_upload *out);
-/* Removes a blob whose row is gone (cb for the store's *_take/cancel/complete). */
-int api_remove_blob_cb(const char *blob, void *app);
+/* The reply to a failure of the store's Uploads calls: 404 "No such Upload object: <id>" (the
+ * id as requested) for an unknown upload, else the common table (api_reply_store). */
+int api_reply_upload_error(http_req *r, const st_err *e, const char *what);
 
 /* A JSON request body read into a bounded buffer (r->state is the buffer). */
 int api_json_begin(http_req *r, size_t max);

@@ -7,26 +7,9 @@
 #include "server/api/uploads.h"
 #include "server/log.h"
 
-int api_upload_id_new(char out[UPLOAD_ID_LEN + 1], const char *prefix, int64_t created_at)
-{
-    static const char hex[] = "0123456789abcdef";
-    unsigned char rnd[12];
-    size_t n = strlen(prefix);
-    if (n > 7 || id_random(rnd, sizeof rnd))
-        return -1;
-    memcpy(out, prefix, n);
-    (void)snprintf(out + n, 9, "%08" PRIx32, (uint32_t)created_at);
-    for (size_t i = 0; i < sizeof rnd; i++) {
-        out[n + 8 + 2 * i] = hex[rnd[i] >> 4];
-        out[n + 8 + 2 * i + 1] = hex[rnd[i] & 15];
-    }
-    out[n + 32] = '\0';
-    return 0;
-}
-
 static const char *const status_names[] = {"pending", "completed", "cancelled", "expired"};
 
-int api_upload_json(argot_buf *b, const meta_upload *u, const meta_file *f)
+int api_upload_json(argot_buf *b, const meta_upload *u, const meta_file *f, api_profile p)
 {
     int rc = argot_buf_puts(b, "{\"id\":");
     rc = rc ? rc : argot_buf_put_json_str(b, u->id, strlen(u->id));
@@ -43,7 +26,7 @@ int api_upload_json(argot_buf *b, const meta_upload *u, const meta_file *f)
                                status_names[u->status & 3], u->expires_at);
     if (!rc && f) {
         rc = argot_buf_puts(b, ",\"file\":");
-        rc = rc ? rc : api_file_json(b, f);
+        rc = rc ? rc : api_file_json(b, f, p);
     }
     return rc ? rc : argot_buf_putc(b, '}');
 }
@@ -52,7 +35,7 @@ void api_reply_upload(http_req *r, const meta_upload *u, const meta_file *f)
 {
     argot_buf b = ARGOT_BUF_INIT(f ? 8192 : 4096);
 
-    if (api_upload_json(&b, u, f)) {
+    if (api_upload_json(&b, u, f, api_profile_of(r))) {
         argot_buf_free(&b);
         http_reply_internal(r, "upload json");
         return;
@@ -72,64 +55,29 @@ int api_part_json(argot_buf *b, const meta_part *p)
     return rc ? rc : argot_buf_putc(b, '}');
 }
 
-int api_reply_no_such_upload(http_req *r)
+int api_reply_upload_error(http_req *r, const st_err *e, const char *what)
 {
-    return http_reply_error(r, 404, "invalid_request_error", "id", NULL,
-                            "No such Upload object: %s%s", r->param,
-                            r->param_len >= sizeof r->param ? "..." : "");
-}
-
-int api_reply_upload_state(http_req *r, const meta_upload *u)
-{
-    const char *how = u->status == META_UPLOAD_COMPLETED   ? "is already completed"
-                      : u->status == META_UPLOAD_CANCELLED ? "was cancelled"
-                                                           : "has expired";
-    return http_reply_invalid(r, NULL, NULL, "Upload %s %s.", u->id, how);
-}
-
-int api_lookup_upload(http_req *r, meta_upload *out)
-{
-    if (!api_param_is_id(r))
-        return api_reply_no_such_upload(r), -1;
-    meta_store *m = r->app->meta;
-    int rc = m->ops->upload_get(m, r->org, r->param, app_now(r->app), out);
-    if (rc == META_OK)
-        return 0;
-    if (rc == META_E_NOTFOUND)
-        api_reply_no_such_upload(r);
-    else
-        api_reply_store_error(r, rc, "upload_get");
-    return -1;
-}
-
-int api_lookup_pending_upload(http_req *r, meta_upload *out)
-{
-    if (api_lookup_upload(r, out))
-        return -1;
-    if (out->status != META_UPLOAD_PENDING)
-        return api_reply_upload_state(r, out), -1;
-    return 0;
-}
-
-int api_remove_blob_cb(const char *blob, void *ud)
-{
-    app *a = ud;
-    int rc = a->blob->ops->remove(a->blob, blob);
-    if (rc && rc != BLOB_E_NOTFOUND)
-        LOG(LOG_WARN, "msg=\"cannot remove part blob; the sweeper will\" blob=%s rc=%d", blob, rc);
-    return 0;
+    if (e->code == ST_E_NOTFOUND && e->param && !strcmp(e->param, "id"))
+        return http_reply_error(r, 404, "invalid_request_error", "id", NULL,
+                                "No such Upload object: %s%s", r->param,
+                                r->param_len >= sizeof r->param ? "..." : "");
+    return api_reply_store(r, e, what);
 }
 
 /* ---- JSON bodies ---- */
+
+static int reply_too_large(http_req *r, size_t max, int64_t got)
+{
+    st_err e = ST_ERR_INIT;
+    store_fail_too_large(&e, NULL, (int64_t)max, got);
+    return api_reply_store(r, &e, "json body");
+}
 
 int api_json_begin(http_req *r, size_t max)
 {
     int64_t cl = http_content_length(r);
     if (cl > (int64_t)max)
-        return http_reply_error(
-                   r, 413, "server_error", NULL, NULL,
-                   "Maximum content size limit (%zu) exceeded (%" PRId64 " bytes read)", max, cl),
-               1;
+        return reply_too_large(r, max, cl), 1;
     argot_buf *b = calloc(1, sizeof *b);
     if (!b)
         return http_reply_internal(r, "json body"), 1;
@@ -145,9 +93,7 @@ int api_json_body(http_req *r, const char *data, size_t len)
     if (rc == ARGOT_BUF_OK)
         return 0;
     if (rc == ARGOT_BUF_TOOBIG)
-        http_reply_error(r, 413, "server_error", NULL, NULL,
-                         "Maximum content size limit (%zu) exceeded (%" PRIu64 " bytes read)",
-                         b->max, r->bytes_in);
+        reply_too_large(r, b->max, (int64_t)r->bytes_in);
     else
         http_reply_internal(r, "json body");
     return 1;

@@ -9,13 +9,15 @@
 #include <string.h>
 
 #include "server/api/api.h"
+#include "server/api/routes.h"
 #include "server/api/uploads.h"
-#include "server/http/router.h"
 
 #define CREATE_BODY_MAX (64 * 1024)
 
 static int begin(http_req *r)
 {
+    if (api_profile_begin(r))
+        return 1;
     return api_json_begin(r, CREATE_BODY_MAX);
 }
 
@@ -53,8 +55,6 @@ static int validate(http_req *r, json_t *o, meta_upload *u)
                -1;
     if (api_check_jsonl(r, purpose, filename))
         return -1;
-    if (!strcmp(purpose, "batch") && bytes > c->max_batch_bytes)
-        return http_reply_invalid(r, NULL, NULL, "File is too large."), -1;
     json_t *ea = json_object_get(o, "expires_after");
     if (ea && !json_is_null(ea) && api_expires_after_object(r, ea, &u->expires_after_seconds))
         return -1;
@@ -77,23 +77,11 @@ static void end(http_req *r)
     if (bad)
         return;
     snprintf(u.org, sizeof u.org, "%s", r->org);
-    u.created_at = app_now(r->app);
-    u.expires_at = u.created_at + UPLOAD_TTL;
-    u.status = META_UPLOAD_PENDING;
-    meta_store *m = r->app->meta;
-    int rc = META_E_CONFLICT;
-    for (int attempt = 0; attempt < 4 && rc == META_E_CONFLICT; attempt++) {
-        if (api_upload_id_new(u.id, "upload_", u.created_at)) {
-            http_reply_internal(r, "upload id");
-            return;
-        }
-        rc = m->ops->upload_create(m, &u);
-    }
-    if (rc) {
-        api_reply_store_error(r, rc, "upload_create");
-        return;
-    }
-    api_reply_upload(r, &u, NULL);
+    st_err e = ST_ERR_INIT;
+    if (store_upload_create(r->app->store, &u, &e)) /* the size rules, a fresh id */
+        api_reply_store(r, &e, "upload create");
+    else
+        api_reply_upload(r, &u, NULL);
 }
 
 const route_ops api_uploads_create = {

@@ -1,17 +1,19 @@
 /*
- * The HTTP layer's view of one request, as handlers see it. Handlers know the Files API, not
- * libmicrohttpd: everything they need from the connection goes through these functions.
+ * The HTTP layer's view of one request, as handlers see it: everything a handler needs from the
+ * connection goes through these functions. The layer itself knows nothing of the Files API:
+ * routes, authentication and accounting reach it as a table and hooks (http_config).
  *
- * Life of a request (see http/server.c):
- *   1. headers arrive: the router picks a route, the request id is made, and, for routes that
- *      need it, the bearer key is resolved to an organization (r->org);
- *   2. route->begin(r) may refuse early (only 413 on a declared Content-Length is answered on
- *      this first call; any other error is answered on the next one);
+ * Life of a request (see http/conn.c):
+ *   1. the head arrives and is checked (http/h1.c): the router picks a route, the request id
+ *      is made, and, for routes that need it, the authenticate hook resolves the bearer key to
+ *      an organization (r->org);
+ *   2. route->begin(r) may refuse early, before any body byte is read;
  *   3. route->body(r, data, len) for each piece of the body, if the route takes one;
  *   4. route->end(r) when the body is complete: it must reply;
  *   5. route->cleanup(r) always runs last (completed, failed or aborted by the client).
- * Any handler may reply at any point; the rest of the body is then discarded and the
- * connection closed by the server.
+ * Any handler may reply at any point. The reply goes out at once; the rest of the body is read
+ * and dropped (up to --max-discard-bytes, so the client, still sending, can read the reply),
+ * after which the connection is kept if the body ended, else closed gracefully.
  *
  * Thread: a request is handled by one worker thread at a time.
  */
@@ -23,9 +25,12 @@
 #include <sys/types.h>
 
 #include "common/buf.h"
-#include "server/app.h"
 #include "server/ids.h"
-#include "server/meta/meta.h"
+
+struct app; /* the application's state, handed to handlers as r->app; http/ never reads it */
+
+#define HTTP_PARAM_MAX 128 /* the path parameter ({file_id}) kept for the handler, incl. NUL */
+#define HTTP_ORG_MAX   64  /* the authenticated organization, incl. NUL */
 
 typedef enum http_method {
     HTTP_OTHER = 0,
@@ -40,25 +45,8 @@ typedef enum http_method {
 
 typedef struct http_req http_req;
 
-/* Route ids index the metrics tables. */
-typedef enum route_id {
-    ROUTE_UNKNOWN = 0,
-    ROUTE_HEALTHZ,
-    ROUTE_METRICS,
-    ROUTE_FILES_CREATE,
-    ROUTE_FILES_LIST,
-    ROUTE_FILES_RETRIEVE,
-    ROUTE_FILES_DELETE,
-    ROUTE_FILES_CONTENT,
-    ROUTE_UPLOADS_CREATE,
-    ROUTE_UPLOADS_PARTS,
-    ROUTE_UPLOADS_COMPLETE,
-    ROUTE_UPLOADS_CANCEL,
-    ROUTE_COUNT
-} route_id;
-
 typedef struct route_ops {
-    route_id id;
+    int id;           /* the application's index of the route (metrics) */
     const char *name; /* for logs and metrics, e.g. "files.create" */
     int needs_auth;
     int (*begin)(http_req *r);                              /* optional; non-zero if it replied */
@@ -67,35 +55,37 @@ typedef struct route_ops {
     void (*cleanup)(http_req *r); /* optional */
 } route_ops;
 
+struct http_conn; /* http/ only */
+
 struct http_req {
-    app *app;
-    void *conn; /* struct MHD_Connection *, for http/ only */
+    struct app *app;
+    struct http_conn *conn; /* http/ only */
     const route_ops *route;
     http_method method;
-    char *raw_path;               /* the request target's path, not percent-decoded (owned) */
-    const char *path;             /* = raw_path */
-    int started;                  /* the access handler has been called */
-    char param[META_ID_MAX + 64]; /* path parameter ({file_id}), NUL-terminated, maybe cut */
-    size_t param_len;             /* its full length in the URL (may exceed the buffer) */
+    const char *path;           /* the request target's path, not percent-decoded, NUL-terminated */
+    const char *query;          /* what follows '?' (not decoded), or NULL */
+    char param[HTTP_PARAM_MAX]; /* path parameter ({file_id}), NUL-terminated, maybe cut */
+    size_t param_len;           /* its full length in the URL (may exceed the buffer) */
     char request_id[REQUEST_ID_LEN + 1];
-    char org[META_ORG_MAX]; /* set once authenticated */
+    char org[HTTP_ORG_MAX]; /* set once authenticated */
     int64_t start_ns;
-    uint64_t bytes_in;
-    uint64_t bytes_out;
+    uint64_t bytes_in;  /* body bytes handed to the route so far */
+    uint64_t bytes_out; /* body bytes of the reply */
     uint64_t discarded; /* body bytes dropped after an early reply */
     int status;         /* 0 until a reply is made */
-    int first_call;     /* inside the headers-only first call of the access handler */
-    int has_body;       /* Content-Length > 0 or chunked */
-    void *pending;      /* struct MHD_Response * made on the first call, queued on the next */
-    int body_done;      /* end() has been called */
+    int has_body;       /* the request has a body (Content-Length > 0 or chunked) */
+    int body_done;      /* the whole body has been received */
     void *state;        /* the handler's own */
     argot_buf extra;    /* extra response headers, "name\0value\0" pairs (http_add_header) */
 };
 
 /* Header and query access; values are borrowed from the connection until the request ends.
- * NULL when absent. */
+ * NULL when absent. Query values are percent- and '+'-decoded; http_query_n also gives the
+ * decoded length, which differs from strlen() when the value holds an encoded NUL (%00). With
+ * a parameter given twice, the first wins. */
 const char *http_header(http_req *r, const char *name);
 const char *http_query(http_req *r, const char *name);
+const char *http_query_n(http_req *r, const char *name, size_t *len);
 /* Content-Length as declared; -1 if absent (chunked or no body). */
 int64_t http_content_length(http_req *r);
 
@@ -109,8 +99,9 @@ int http_reply_error(http_req *r,
                      const char *code,
                      const char *fmt,
                      ...) __attribute__((format(printf, 6, 7)));
-/* Streams size bytes of fd (sendfile where possible); takes ownership of fd. */
-int http_reply_fd(http_req *r, int fd, uint64_t size, const char *filename);
+/* Streams len bytes of fd from offset off with sendfile(2), as application/octet-stream;
+ * takes ownership of fd. Content-Disposition and the like go through http_add_header. */
+int http_reply_fd(http_req *r, int status, int fd, uint64_t off, uint64_t len);
 int http_reply_text(http_req *r, int status, const char *content_type, argot_buf *body);
 
 /* A streamed body. read fills up to cap bytes of buf and returns how many (> 0), 0 at the end

@@ -1,56 +1,11 @@
 #include "server/http/router.h"
 
+#include <stdlib.h>
 #include <string.h>
 
-typedef enum path_kind {
-    P_NONE,
-    P_HEALTHZ,
-    P_METRICS,
-    P_FILES,
-    P_FILE,
-    P_FILE_CONTENT,
-    P_UPLOADS,
-    P_UPLOAD_PARTS,
-    P_UPLOAD_COMPLETE,
-    P_UPLOAD_CANCEL,
-} path_kind;
-
-typedef struct route_row {
-    path_kind kind;
-    http_method method;
-    const route_ops *ops;
-} route_row;
-
-static const route_row rows[] = {
-    {P_HEALTHZ, HTTP_GET, &api_healthz},
-    {P_METRICS, HTTP_GET, &api_metrics},
-    {P_FILES, HTTP_GET, &api_files_list},
-    {P_FILES, HTTP_POST, &api_files_create},
-    {P_FILE, HTTP_GET, &api_files_retrieve},
-    {P_FILE, HTTP_DELETE, &api_files_delete},
-    {P_FILE_CONTENT, HTTP_GET, &api_files_content},
-    {P_UPLOADS, HTTP_POST, &api_uploads_create},
-    {P_UPLOAD_PARTS, HTTP_POST, &api_uploads_parts},
-    {P_UPLOAD_COMPLETE, HTTP_POST, &api_uploads_complete},
-    {P_UPLOAD_CANCEL, HTTP_POST, &api_uploads_cancel},
-};
-
-/* A collection (/v1/files, /v1/uploads) with its item and the item's sub-resources. */
-typedef struct collection {
-    const char *prefix;
-    path_kind all, item;
-    struct {
-        const char *suffix;
-        path_kind kind;
-    } sub[3];
-} collection;
-
-static const collection collections[] = {
-    {"/v1/files", P_FILES, P_FILE, {{"/content", P_FILE_CONTENT}}},
-    {"/v1/uploads",
-     P_UPLOADS,
-     P_NONE,
-     {{"/parts", P_UPLOAD_PARTS}, {"/complete", P_UPLOAD_COMPLETE}, {"/cancel", P_UPLOAD_CANCEL}}},
+struct http_router {
+    size_t n;
+    http_route routes[];
 };
 
 http_method router_method(const char *m)
@@ -67,78 +22,105 @@ http_method router_method(const char *m)
     return HTTP_OTHER;
 }
 
-static path_kind classify_in(const collection *c,
-                             const char *rest,
-                             const char **param,
-                             size_t *plen)
+static int pattern_ok(const char *p)
 {
-    if (*rest == '\0')
-        return c->all;
-    if (*rest != '/' || rest[1] == '\0' || rest[1] == '/')
-        return P_NONE;
-    rest++;
-    const char *slash = strchr(rest, '/');
-    *param = rest;
-    if (!slash) {
-        *plen = strlen(rest);
-        return c->item;
+    int params = 0;
+    if (p[0] != '/')
+        return 0;
+    if (!strcmp(p, "/"))
+        return 1;
+    for (const char *s = p + 1;;) {
+        const char *e = strchr(s, '/');
+        size_t n = e ? (size_t)(e - s) : strlen(s);
+        if (n == 0)
+            return !e && s[-1] == '/' && s[-2] != '/'; /* only a trailing slash: "/console/" */
+        if (s[0] == '{' && (n < 3 || s[n - 1] != '}' || ++params > 1))
+            return 0;
+        if (!e)
+            return 1;
+        s = e + 1;
     }
-    *plen = (size_t)(slash - rest);
-    for (size_t i = 0; i < sizeof c->sub / sizeof c->sub[0] && c->sub[i].suffix; i++)
-        if (strcmp(slash, c->sub[i].suffix) == 0)
-            return c->sub[i].kind;
-    return P_NONE;
 }
 
-static path_kind classify(const char *path, int metrics, const char **param, size_t *plen)
+int http_router_new(http_router **out, const http_route *routes, size_t n)
 {
-    *param = NULL;
-    *plen = 0;
-    if (!strcmp(path, "/healthz"))
-        return P_HEALTHZ;
-    if (!strcmp(path, "/metrics"))
-        return metrics ? P_METRICS : P_NONE;
-    for (size_t i = 0; i < sizeof collections / sizeof collections[0]; i++) {
-        size_t n = strlen(collections[i].prefix);
-        if (strncmp(path, collections[i].prefix, n) == 0) {
-            path_kind k = classify_in(&collections[i], path + n, param, plen);
-            if (k == P_NONE) {
-                *param = NULL;
-                *plen = 0;
-            }
-            return k;
+    for (size_t i = 0; i < n; i++)
+        if (!routes[i].pattern || !routes[i].ops || !pattern_ok(routes[i].pattern))
+            return -1;
+    http_router *rt = malloc(sizeof *rt + n * sizeof *routes);
+    if (!rt)
+        return -1;
+    rt->n = n;
+    memcpy(rt->routes, routes, n * sizeof *routes);
+    *out = rt;
+    return 0;
+}
+
+void http_router_free(http_router *rt)
+{
+    free(rt);
+}
+
+/* 1 if path matches pattern; sets the parameter's place. */
+static int matches(const char *pat, const char *path, const char **param, size_t *plen)
+{
+    while (*pat && *path) {
+        if (*pat != '/' || *path != '/')
+            return 0;
+        pat++;
+        path++;
+        const char *pe = strchr(pat, '/'), *se = strchr(path, '/');
+        size_t pn = pe ? (size_t)(pe - pat) : strlen(pat);
+        size_t sn = se ? (size_t)(se - path) : strlen(path);
+        if (pat[0] == '{') {
+            if (sn == 0)
+                return 0;
+            *param = path;
+            *plen = sn;
+        } else if (pn != sn || memcmp(pat, path, pn) != 0) {
+            return 0;
         }
+        pat += pn;
+        path += sn;
     }
-    return P_NONE;
+    return !*pat && !*path;
 }
 
 static void add_allow(char *allow, size_t cap, const char *m)
 {
     size_t n = strlen(allow);
-    if (n + strlen(m) + 3 > cap)
+    if (strstr(allow, m) || n + strlen(m) + 3 > cap)
         return;
     if (n)
         strcat(allow, ", ");
     strcat(allow, m);
 }
 
-void router_match(const char *path, http_method m, int metrics, route_match *out)
+static const char *allow_name(http_method m)
+{
+    return m == HTTP_GET      ? "GET, HEAD"
+           : m == HTTP_POST   ? "POST"
+           : m == HTTP_DELETE ? "DELETE"
+           : m == HTTP_PUT    ? "PUT"
+           : m == HTTP_PATCH  ? "PATCH"
+                              : "OPTIONS";
+}
+
+void http_router_match(const http_router *rt, const char *path, http_method m, route_match *out)
 {
     memset(out, 0, sizeof *out);
-    path_kind k = classify(path, metrics, &out->param, &out->param_len);
-    if (k == P_NONE)
-        return;
-    out->path_known = 1;
-    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
-        if (rows[i].kind != k)
+    for (size_t i = 0; i < rt->n; i++) {
+        const http_route *r = &rt->routes[i];
+        const char *param = NULL;
+        size_t plen = 0;
+        if (!matches(r->pattern, path, &param, &plen))
             continue;
-        /* HEAD is answered like GET (the server drops the body). */
-        if (rows[i].method == m || (m == HTTP_HEAD && rows[i].method == HTTP_GET))
-            out->ops = rows[i].ops;
-        add_allow(out->allow, sizeof out->allow,
-                  rows[i].method == HTTP_GET      ? "GET, HEAD"
-                  : rows[i].method == HTTP_POST   ? "POST"
-                  : rows[i].method == HTTP_DELETE ? "DELETE"
-                                                  : "");
+        out->path_known = 1;
+        add_allow(out->allow, sizeof out->allow, allow_name(r->method));
+        if (r->method == m || (m == HTTP_HEAD && r->method == HTTP_GET)) {
+            out->ops = r->ops;
+            out->param = param;
+            out->param_len = plen;
+        }
     }
 }

@@ -109,8 +109,9 @@ export function assertRequestId(res, ctx = '') {
 /**
  * request(origin, {method, path, headers, key, body}) -> {status, headers, body, text, json}
  * body: Buffer | string | AsyncIterable<Buffer> (sent chunked unless headers has content-length)
+ * agent: false (a new connection) or an http.Agent (e.g. keep-alive, to reuse a connection)
  */
-export function request(origin, { method = 'GET', path = '/', headers = {}, key, body, timeoutMs = 10000 } = {}) {
+export function request(origin, { method = 'GET', path = '/', headers = {}, key, body, timeoutMs = 10000, agent = false } = {}) {
   const u = new URL(origin);
   const h = { ...headers };
   if (key !== undefined && key !== null) h.authorization = `Bearer ${key}`;
@@ -119,7 +120,7 @@ export function request(origin, { method = 'GET', path = '/', headers = {}, key,
   }
   return new Promise((res, rej) => {
     const req = http.request(
-      { host: u.hostname, port: u.port, method, path, headers: h, agent: false, timeout: timeoutMs },
+      { host: u.hostname, port: u.port, method, path, headers: h, agent, timeout: timeoutMs },
       (r) => {
         const chunks = [];
         r.on('data', (c) => chunks.push(c));

@@ -78,12 +78,68 @@ static void bad_values(void **state)
     unsetenv("ARGOT_METRICS");
 }
 
+/* --tombstone-seconds: how long deleted files' ids stay list cursors. */
+static void tombstone_seconds(void **state)
+{
+    cfg c;
+    char *a0[] = {"argotd"};
+    assert_int_equal(load(&c, 1, a0), 0);
+    assert_int_equal(c.tombstone_seconds, 86400);
+    cfg_free(&c);
+    setenv("ARGOT_TOMBSTONE_SECONDS", "600", 1);
+    assert_int_equal(load(&c, 1, a0), 0);
+    assert_int_equal(c.tombstone_seconds, 600);
+    cfg_free(&c);
+    char *a1[] = {"argotd", "--tombstone-seconds", "0"};
+    assert_int_equal(load(&c, 3, a1), 0);
+    assert_int_equal(c.tombstone_seconds, 0); /* flag beats env */
+    cfg_free(&c);
+    unsetenv("ARGOT_TOMBSTONE_SECONDS");
+    char *a2[] = {"argotd", "--tombstone-seconds", "-1"};
+    assert_int_equal(load(&c, 3, a2), 2);
+    cfg_free(&c);
+}
+
+static void response_profile(void **state)
+{
+    cfg c;
+    char *a0[] = {"argotd"};
+    assert_int_equal(load(&c, 1, a0), 0);
+    assert_int_equal(c.profile, CFG_PROFILE_AUTO); /* the default */
+    assert_string_equal(c.response_profile, "auto");
+    cfg_free(&c);
+    setenv("ARGOT_RESPONSE_PROFILE", "spec", 1);
+    assert_int_equal(load(&c, 1, a0), 0);
+    assert_int_equal(c.profile, CFG_PROFILE_SPEC);
+    cfg_free(&c);
+    char *a1[] = {"argotd", "--response-profile", "service"};
+    assert_int_equal(load(&c, 3, a1), 0); /* the flag beats the environment */
+    assert_int_equal(c.profile, CFG_PROFILE_SERVICE);
+    cfg_free(&c);
+    unsetenv("ARGOT_RESPONSE_PROFILE");
+    char *a2[] = {"argotd", "--response-profile=auto"};
+    assert_int_equal(load(&c, 2, a2), 0);
+    assert_int_equal(c.profile, CFG_PROFILE_AUTO);
+    cfg_free(&c);
+    char *a3[] = {"argotd", "--response-profile", "strict"};
+    assert_int_equal(load(&c, 3, a3), 2);
+    cfg_free(&c);
+    char *a4[] = {"argotd", "--response-profile", "SPEC"}; /* values are exact */
+    assert_int_equal(load(&c, 3, a4), 2);
+    cfg_free(&c);
+    setenv("ARGOT_RESPONSE_PROFILE", "", 1); /* empty: not set */
+    assert_int_equal(load(&c, 1, a0), 0);
+    assert_int_equal(c.profile, CFG_PROFILE_AUTO);
+    cfg_free(&c);
+    unsetenv("ARGOT_RESPONSE_PROFILE");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(defaults),
-        cmocka_unit_test(env_then_flags),
-        cmocka_unit_test(bad_values),
+        cmocka_unit_test(defaults),         cmocka_unit_test(env_then_flags),
+        cmocka_unit_test(bad_values),       cmocka_unit_test(tombstone_seconds),
+        cmocka_unit_test(response_profile),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,1 @@
+$ARGOT uploads add-part upload_abc "$T/nope"

@@ -1,0 +1,2 @@
+mkdir "$T/dir"
+$ARGOT files download file-canned2 -o "$T/dir" --continue

@@ -1,0 +1,1 @@
+$ARGOT files download file-canned2 --continue

@@ -1,0 +1,1 @@
+$ARGOT uploads create --help
