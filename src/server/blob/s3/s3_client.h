@@ -235,6 +235,15 @@ s3_status s3_list_objects(s3_client *c,
                           void *userdata,
                           s3_page *page,
                           s3_error *err);
+/* One page of ListObjectsV2 under prefix of the keys after after (relative; start-after). */
+s3_status s3_list_objects_after(s3_client *c,
+                                const char *prefix,
+                                const char *after,
+                                int max_keys,
+                                s3r_entry_cb cb,
+                                void *userdata,
+                                s3_page *page,
+                                s3_error *err);
 /* One page of ListMultipartUploads under prefix, after (key_marker, id_marker) (NULL: from
  * the start). */
 s3_status s3_mpu_list_uploads(s3_client *c,
@@ -262,5 +271,9 @@ s3_status s3_mpu_list_parts(s3_client *c,
  * S3 has no lifecycle rule here to do it. */
 s3_status s3_reap_uploads(
     s3_client *c, const char *prefix, int64_t older_than_s, size_t *aborted, s3_error *err);
+
+/* The same, for uploads initiated before the Unix time before. */
+s3_status s3_reap_uploads_before(
+    s3_client *c, const char *prefix, int64_t before, size_t *aborted, s3_error *err);
 
 #endif

@@ -75,6 +75,40 @@ static s3_status run_list(
     return rc;
 }
 
+/* ListObjectsV2 from a continuation token or after a key (relative; NULL: neither). */
+static s3_status list_objects(s3_client *c,
+                              const char *prefix,
+                              const char *token,
+                              const char *after,
+                              int max_keys,
+                              relay *w,
+                              s3_page *page,
+                              s3_error *err)
+{
+    char max[16];
+    char *p = full_prefix(c, prefix), *sa = after && after[0] ? full_prefix(c, after) : NULL;
+    if (!p || (after && after[0] && !sa)) {
+        free(p);
+        return s3_error_set(err, S3_E_INVALID, 0, "ListObjectsV2: prefix too long");
+    }
+    s3_req r = {.op = "ListObjectsV2", .method = "GET"};
+    r.query[r.nquery++] = (s3_kv){"list-type", "2"};
+    if (p[0])
+        r.query[r.nquery++] = (s3_kv){"prefix", p};
+    if (token && token[0])
+        r.query[r.nquery++] = (s3_kv){"continuation-token", token};
+    if (sa)
+        r.query[r.nquery++] = (s3_kv){"start-after", sa};
+    if (max_keys > 0) {
+        snprintf(max, sizeof max, "%d", max_keys);
+        r.query[r.nquery++] = (s3_kv){"max-keys", max};
+    }
+    s3_status rc = run_list(c, &r, S3R_LIST_OBJECTS, w, page, err);
+    free(p);
+    free(sa);
+    return rc;
+}
+
 s3_status s3_list_objects(s3_client *c,
                           const char *prefix,
                           const char *token,
@@ -84,24 +118,21 @@ s3_status s3_list_objects(s3_client *c,
                           s3_page *page,
                           s3_error *err)
 {
-    char max[16];
     relay w = {.c = c, .cb = cb, .userdata = userdata};
-    char *p = full_prefix(c, prefix);
-    if (!p)
-        return s3_error_set(err, S3_E_INVALID, 0, "ListObjectsV2: prefix too long");
-    s3_req r = {.op = "ListObjectsV2", .method = "GET"};
-    r.query[r.nquery++] = (s3_kv){"list-type", "2"};
-    if (p[0])
-        r.query[r.nquery++] = (s3_kv){"prefix", p};
-    if (token && token[0])
-        r.query[r.nquery++] = (s3_kv){"continuation-token", token};
-    if (max_keys > 0) {
-        snprintf(max, sizeof max, "%d", max_keys);
-        r.query[r.nquery++] = (s3_kv){"max-keys", max};
-    }
-    s3_status rc = run_list(c, &r, S3R_LIST_OBJECTS, &w, page, err);
-    free(p);
-    return rc;
+    return list_objects(c, prefix, token, NULL, max_keys, &w, page, err);
+}
+
+s3_status s3_list_objects_after(s3_client *c,
+                                const char *prefix,
+                                const char *after,
+                                int max_keys,
+                                s3r_entry_cb cb,
+                                void *userdata,
+                                s3_page *page,
+                                s3_error *err)
+{
+    relay w = {.c = c, .cb = cb, .userdata = userdata};
+    return list_objects(c, prefix, NULL, after, max_keys, &w, page, err);
 }
 
 s3_status s3_mpu_list_uploads(s3_client *c,
@@ -212,8 +243,13 @@ static s3_status abort_found(s3_client *c, reap_page *p, size_t *aborted, s3_err
 s3_status s3_reap_uploads(
     s3_client *c, const char *prefix, int64_t older_than_s, size_t *aborted, s3_error *err)
 {
-    reap_page p = {(int64_t)time(NULL) - older_than_s, calloc(REAP_PAGE, sizeof(stale)), 0,
-                   REAP_PAGE};
+    return s3_reap_uploads_before(c, prefix, (int64_t)time(NULL) - older_than_s, aborted, err);
+}
+
+s3_status s3_reap_uploads_before(
+    s3_client *c, const char *prefix, int64_t before, size_t *aborted, s3_error *err)
+{
+    reap_page p = {before, calloc(REAP_PAGE, sizeof(stale)), 0, REAP_PAGE};
     s3_page page;
     char *km = NULL, *im = NULL;
     size_t count = 0;

@@ -54,6 +54,19 @@ s3_status s3_writer_commit(s3_writer *w, char etag[S3R_ETAG_MAX + 1], s3_error *
 /* Discards everything (stops the parts in flight, aborts the multipart upload) and frees the
  * writer. Accepts NULL. */
 void s3_writer_abort(s3_writer *w);
+/* Creates the multipart upload now rather than at the first full part, so an unfinished
+ * write is visible to ListMultipartUploads (the reaper) from the start. A begun writer
+ * completes as a multipart upload whatever its size (an empty one: PutObject once the upload
+ * is known to be still there, then Abort); a reaped one fails at commit. */
+s3_status s3_writer_begin(s3_writer *w, s3_error *err);
+/* Appends bytes [off, off + len) of the object src (S3 copies them: UploadPartCopy, split
+ * into parts of at most 5 GiB) when the rule allows: len at least 5 MiB, and the bytes
+ * written since the last part either none or at least 5 MiB (they are sent as a part first).
+ * *copied is 1 then; 0 when the rule does not allow it (nothing happened: the caller passes
+ * the bytes through s3_writer_write). A failure fails the writer as a write's does. The
+ * caller checks src's length first (a short source is the server's InvalidRange). */
+s3_status s3_writer_copy(
+    s3_writer *w, const char *src, uint64_t off, uint64_t len, int *copied, s3_error *err);
 /* Bytes written so far. */
 uint64_t s3_writer_size(const s3_writer *w);
 

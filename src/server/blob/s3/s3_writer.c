@@ -442,6 +442,20 @@ static void free_writer(s3_writer *w)
     free(w);
 }
 
+/* A begun writer with no byte: S3 has no empty part, so the object is an empty PutObject once
+ * the upload is known to be still there (a reaped writer must not commit), then the upload
+ * is aborted. */
+static s3_status commit_empty(s3_writer *w, char etag[S3R_ETAG_MAX + 1], s3_error *e)
+{
+    s3_page page;
+    s3_status rc = s3_mpu_list_parts(w->c, w->key, w->upload_id, 0, 1, NULL, NULL, &page, e);
+    if (rc == S3_OK)
+        rc = s3_put_object(w->c, w->key, "", 0, etag, e);
+    if (rc == S3_OK)
+        abort_upload(w);
+    return rc;
+}
+
 s3_status s3_writer_commit(s3_writer *w, char etag[S3R_ETAG_MAX + 1], s3_error *err)
 {
     s3_error e;
@@ -449,9 +463,11 @@ s3_status s3_writer_commit(s3_writer *w, char etag[S3R_ETAG_MAX + 1], s3_error *
     s3_error_clear(&e);
     if (atomic_load(&w->cancel)) {
         rc = fail(w, S3_OK, NULL, err);
-    } else if (w->sent == 0) {
+    } else if (w->sent == 0 && !w->upload_id[0]) {
         rc = s3_put_object(w->c, w->key, w->cur ? w->cur->buf : "", w->cur ? w->cur->len : 0, etag,
                            &e);
+    } else if (w->sent == 0 && w->total == 0) {
+        rc = commit_empty(w, etag, &e);
     } else if ((!w->cur || (rc = send_part(w, &e)) == S3_OK) && (rc = wait_all(w, &e)) == S3_OK) {
         /* Every part is acknowledged; parts[] is in part-number order by construction. */
         rc = s3_mpu_complete(w->c, w->key, w->upload_id, w->parts, (size_t)w->sent, etag, &e);
@@ -473,4 +489,68 @@ void s3_writer_abort(s3_writer *w)
         abort_upload(w);
     }
     free_writer(w);
+}
+
+s3_status s3_writer_begin(s3_writer *w, s3_error *err)
+{
+    s3_error e;
+    s3_status rc;
+    s3_error_clear(&e);
+    if (atomic_load(&w->cancel))
+        return fail(w, S3_OK, NULL, err);
+    if (w->upload_id[0])
+        return S3_OK;
+    if ((rc = s3_mpu_create(w->c, w->key, w->upload_id, &e)) != S3_OK)
+        return fail(w, rc, &e, err);
+    return S3_OK;
+}
+
+/* Appends one copied part (the caller's thread): numbered after every part sent. */
+static s3_status copy_part(
+    s3_writer *w, const char *src, uint64_t first, uint64_t last, s3_error *e)
+{
+    s3_part part;
+    s3_status rc;
+    if (w->sent == S3_MAX_PARTS)
+        return s3_error_set(e, S3_E_INVALID, 0, "writer %s: more than %d parts", w->key,
+                            S3_MAX_PARTS);
+    if ((rc = reserve_part(w, w->sent + 1, e)) != S3_OK)
+        return rc;
+    int n = ++w->sent;
+    rc = s3_mpu_upload_part_copy(w->c, w->key, w->upload_id, n, src, first, last, &part, e);
+    if (rc != S3_OK)
+        return rc;
+    pthread_mutex_lock(&w->lock);
+    w->parts[n - 1] = part;
+    w->acked++;
+    pthread_mutex_unlock(&w->lock);
+    return S3_OK;
+}
+
+s3_status s3_writer_copy(
+    s3_writer *w, const char *src, uint64_t off, uint64_t len, int *copied, s3_error *err)
+{
+    s3_error e;
+    s3_status rc = S3_OK;
+    size_t pending = w->cur ? w->cur->len : 0;
+    s3_error_clear(&e);
+    *copied = 0;
+    if (atomic_load(&w->cancel))
+        return fail(w, S3_OK, NULL, err);
+    if (len < S3_MIN_PART_SIZE || (pending > 0 && pending < S3_MIN_PART_SIZE))
+        return S3_OK; /* a part under S3's minimum would follow: the caller merges */
+    if (pending > 0 && (rc = send_part(w, &e)) != S3_OK)
+        return fail(w, rc, &e, err);
+    if (!w->upload_id[0] && (rc = s3_mpu_create(w->c, w->key, w->upload_id, &e)) != S3_OK)
+        return fail(w, rc, &e, err);
+    uint64_t k = (len + S3_MAX_PART_SIZE - 1) / S3_MAX_PART_SIZE, step = (len + k - 1) / k;
+    for (uint64_t at = 0; at < len && rc == S3_OK; at += step) {
+        uint64_t n = len - at < step ? len - at : step;
+        rc = copy_part(w, src, off + at, off + at + n - 1, &e);
+    }
+    if (rc != S3_OK)
+        return fail(w, rc, &e, err);
+    w->total += len;
+    *copied = 1;
+    return S3_OK;
 }
