@@ -52,12 +52,14 @@
 #include "server/fsck_scan.h"
 
 #define FSCK_USAGE                                                                                 \
-    "usage: argotd fsck [--data DIR] [--meta URL] [--blob URL] [--repair [--force]]\n"             \
+    "usage: argotd fsck [--data DIR] [--meta URL] [--blob URL] [--s3-endpoint URL]\n"              \
+    "                   [--repair [--force]]\n"                                                    \
     "The store, as for the server (flag > environment > default):\n"                               \
     "  --data DIR    env ARGOT_DATA, default ./data (its LOCK is taken: stop its argotd)\n"        \
     "  --meta URL    env ARGOT_META: sqlite:PATH, postgres://... or mem: (default\n"               \
     "                sqlite:DATA/argot.db)\n"                                                      \
-    "  --blob URL    env ARGOT_BLOB: file:DIR or mem: (default file:DATA)\n"                       \
+    "  --blob URL    env ARGOT_BLOB: file:DIR, mem: or s3://BUCKET/PREFIX (default file:DATA)\n"   \
+    "  --s3-endpoint URL  env ARGOT_S3_ENDPOINT, else AWS_ENDPOINT_URL: for s3:// blob URLs\n"     \
     "  --repair      repair what was found (refused beside live instances without --force)\n"      \
     "  --force       with --repair: only what is safe beside live instances\n"                     \
     "Exit status: 0 clean, 1 problems found (and with --repair, repaired), 2 not checked.\n"
@@ -90,17 +92,18 @@ static int lock_dir(const char *data)
 }
 
 typedef struct fsck_args {
-    const char *data, *meta, *blob;
+    const char *data, *meta, *blob, *s3_endpoint;
     int data_given, repair, force, help;
 } fsck_args;
 
 static int parse(int argc, char **argv, fsck_args *a)
 {
     for (int i = 0; i < argc; i++) {
-        const char **dst = !strcmp(argv[i], "--data")   ? &a->data
-                           : !strcmp(argv[i], "--meta") ? &a->meta
-                           : !strcmp(argv[i], "--blob") ? &a->blob
-                                                        : NULL;
+        const char **dst = !strcmp(argv[i], "--data")          ? &a->data
+                           : !strcmp(argv[i], "--meta")        ? &a->meta
+                           : !strcmp(argv[i], "--blob")        ? &a->blob
+                           : !strcmp(argv[i], "--s3-endpoint") ? &a->s3_endpoint
+                                                               : NULL;
         if (dst && i + 1 < argc)
             *dst = argv[++i];
         else if (!strcmp(argv[i], "--repair"))
@@ -199,6 +202,7 @@ int fsck_main(int argc, char **argv)
     blob_store *b = NULL;
     fsck_scan sc;
     fsck_scan_init(&sc);
+    backend_set_s3(a.s3_endpoint, 0, 0); /* the S3 backend's defaults otherwise */
     if (open_stores(&a, &m, &b))
         goto out;
     sc.now = store_clock(m);

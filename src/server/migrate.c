@@ -40,11 +40,12 @@
 
 #define MIGRATE_USAGE                                                                              \
     "usage: argotd migrate [--data DIR] [--from-meta URL] [--from-blob URL]\n"                     \
-    "                      --to-meta URL --to-blob URL\n"                                          \
+    "                      --to-meta URL --to-blob URL [--s3-endpoint URL]\n"                      \
     "Copies every key, file and pending Upload from one backend pair to another, then\n"           \
     "verifies it. The source defaults to the data dir's store (sqlite:DATA/argot.db and\n"         \
     "file:DATA; its LOCK is taken: stop its argotd); --data defaults to ARGOT_DATA or\n"           \
-    "./data. URLs as for the server's --meta and --blob. Exit status: 0 copied and\n"              \
+    "./data. URLs as for the server's --meta and --blob; --s3-endpoint (else\n"                    \
+    "ARGOT_S3_ENDPOINT or AWS_ENDPOINT_URL) for s3:// on either side. Exit status: 0 copied and\n" \
     "verified, 1 the copy or its check failed, 2 refused or not started.\n"
 
 static int usage(int help)
@@ -54,18 +55,19 @@ static int usage(int help)
 }
 
 typedef struct mig_args {
-    const char *data, *from_meta, *from_blob, *to_meta, *to_blob;
+    const char *data, *from_meta, *from_blob, *to_meta, *to_blob, *s3_endpoint;
 } mig_args;
 
 static int parse(int argc, char **argv, mig_args *a)
 {
     for (int i = 0; i < argc; i++) {
-        const char **dst = !strcmp(argv[i], "--data")        ? &a->data
-                           : !strcmp(argv[i], "--from-meta") ? &a->from_meta
-                           : !strcmp(argv[i], "--from-blob") ? &a->from_blob
-                           : !strcmp(argv[i], "--to-meta")   ? &a->to_meta
-                           : !strcmp(argv[i], "--to-blob")   ? &a->to_blob
-                                                             : NULL;
+        const char **dst = !strcmp(argv[i], "--data")          ? &a->data
+                           : !strcmp(argv[i], "--from-meta")   ? &a->from_meta
+                           : !strcmp(argv[i], "--from-blob")   ? &a->from_blob
+                           : !strcmp(argv[i], "--to-meta")     ? &a->to_meta
+                           : !strcmp(argv[i], "--to-blob")     ? &a->to_blob
+                           : !strcmp(argv[i], "--s3-endpoint") ? &a->s3_endpoint
+                                                               : NULL;
         if (!dst || i + 1 >= argc)
             return -1;
         *dst = argv[++i];
@@ -124,6 +126,7 @@ int migrate_main(int argc, char **argv)
             return usage(1);
     if (parse(argc, argv, &a))
         return usage(0);
+    backend_set_s3(a.s3_endpoint, 0, 0); /* the S3 backend's defaults otherwise */
     char murl[4200], burl[4200];
     snprintf(murl, sizeof murl, "sqlite:%s/argot.db", a.data);
     snprintf(burl, sizeof burl, "file:%s", a.data);

@@ -14,12 +14,13 @@
 // however it exits.
 
 import { spawn, execFile, execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, closeSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import http from 'node:http';
 import net from 'node:net';
+import { s3Request } from '../../compat/lib/s3sign.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const REPO_ROOT = resolve(here, '..', '..', '..');
@@ -179,8 +180,8 @@ export async function startPostgres() {
 
 /**
  * ARGOT_CLUSTER_BLOB=file (default): file:DIR, one directory every instance writes. s3: the S3
- * backend on OpenStack Swift (scripts/testsrv/swift-up.sh), once argotd has it (`--blob
- * s3://...` in `argotd --help`); until then the file skips loudly.
+ * backend on OpenStack Swift (scripts/testsrv/swift-up.sh); an argotd without `--blob
+ * s3://...` in its `--help` skips the file loudly.
  * Returns {kind, flags, env, blobs(): Promise<string[]> (committed blob keys, sorted),
  * unfinished(): Promise<string[]> (writes in progress: temporaries or multipart uploads)}.
  */
@@ -216,9 +217,12 @@ export async function blobBackend(base) {
   return s3Backend(base);
 }
 
-/** Swift with s3api, one bucket; S3 requests signed by curl --aws-sigv4. */
+/** Swift with s3api, one bucket; S3 requests signed by tests/compat/lib/s3sign.mjs. */
 async function s3Backend(base) {
-  const dir = join(base, 'swift');
+  // Not under base (0700, root's when run as root): Swift's servers run as user swift and must
+  // reach their directory, which swift-up.sh hands to that user.
+  const dir = mkdtempSync(join(tmpdir(), `argot-cluster-swift-${process.pid}-`));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
   await run(join(TESTSRV, 'swift-up.sh'), [dir], { timeout: 300000 });
   if (existsSync(join(dir, 'skip'))) skip(`Swift: ${readFileSync(join(dir, 'skip'), 'utf8').trim()}`);
   cleanups.push(() => execFileSync(join(TESTSRV, 'swift-down.sh'), [dir]));
@@ -226,9 +230,11 @@ async function s3Backend(base) {
   const env = { AWS_ACCESS_KEY_ID: 'test:tester', AWS_SECRET_ACCESS_KEY: 'testing', AWS_REGION: 'us-east-1' };
   const bucket = 'argot-cluster';
   const prefix = 'c1';
-  const s3 = async (method, path) => {
-    const { stdout } = await run('curl', ['-sS', '--fail-with-body', '-X', method, '--aws-sigv4', 'aws:amz:us-east-1:s3', '--user', `${env.AWS_ACCESS_KEY_ID}:${env.AWS_SECRET_ACCESS_KEY}`, `${endpoint}${path}`]);
-    return stdout;
+  // Signed by tests/compat/lib/s3sign.mjs: curl --aws-sigv4 cannot take "test:tester" (--user
+  // splits at the colon).
+  const s3 = async (method, target) => {
+    const u = new URL(target, endpoint);
+    return s3Request(endpoint, method, u.pathname, Object.fromEntries(u.searchParams), { accessKey: env.AWS_ACCESS_KEY_ID, secretKey: env.AWS_SECRET_ACCESS_KEY });
   };
   await s3('PUT', `/${bucket}`);
   const keys = (xml, tag) => [...xml.matchAll(new RegExp(`<${tag}>([^<]*)</${tag}>`, 'g'))].map((m) => m[1]);
