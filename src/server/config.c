@@ -30,7 +30,7 @@ static const cfg_spec specs[] = {
     {"data", "ARGOT_DATA", CFG_STR, "./data", 0, 0, F(data_dir),
      "data directory (created 0700): argot.db, blobs/, tmp/"},
     {"meta", "ARGOT_META", CFG_STR, NULL, 0, 0, F(meta_url),
-     "metadata backend URL: sqlite:PATH or mem: (default sqlite:DATA/argot.db)"},
+     "metadata backend URL: sqlite:PATH, postgres://... or mem: (default sqlite:DATA/argot.db)"},
     {"blob", "ARGOT_BLOB", CFG_STR, NULL, 0, 0, F(blob_url),
      "blob backend URL: file:DIR or mem: (default file:DATA)"},
     {"threads", "ARGOT_THREADS", CFG_INT, "0", 0, 256, F(threads),
@@ -80,6 +80,9 @@ static const cfg_spec specs[] = {
     {"lease-seconds", "ARGOT_LEASE_SECONDS", CFG_INT, "30", 2, 86400, F(lease_seconds),
      "seconds an instance's lease lasts unrenewed (it is renewed every third of that); after "
      "it others reap the instance's unfinished uploads"},
+    {"meta-retries", "ARGOT_META_RETRIES", CFG_INT, "3", 0, 20, F(meta_retries),
+     "times a metadata call that failed retryably (a serialization failure, a deadlock, a lost "
+     "connection) is tried again at once, after 10-30 ms, doubling (0: never)"},
     {"shutdown-grace", "ARGOT_SHUTDOWN_GRACE", CFG_INT, "30", 0, 3600, F(shutdown_grace),
      "seconds SIGTERM waits for in-flight requests"},
     {"strict-download", "ARGOT_STRICT_DOWNLOAD", CFG_BOOL, "0", 0, 1, F(strict_download),

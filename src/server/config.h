@@ -47,6 +47,7 @@ typedef struct cfg {
     int64_t linger_timeout;
     int64_t sweep_interval;
     int64_t lease_seconds;
+    int64_t meta_retries;      /* retryable metadata failures are tried again this often */
     int64_t tombstone_seconds; /* deleted files' ids stay list cursors this long (sweeper) */
     int64_t clock_offset;
     int64_t shutdown_grace;

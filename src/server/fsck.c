@@ -1,189 +1,69 @@
 /*
- * `argotd fsck --data DIR [--repair]`: a consistency check of a stopped server's data dir.
+ * `argotd fsck [--data DIR] [--meta URL] [--blob URL] [--repair [--force]]`: do the metadata
+ * and the blob stores agree? Everything goes through the backends' ops tables (meta.h walks,
+ * blob.h list/remove/reap_unfinished), so it works on every backend pair.
  *
  * Problems, one line each on stdout (key=value words, first word the kind):
  *   missing-blob   a file (or Upload part) row whose blob does not exist: its bytes are lost
  *   size-mismatch  a file (or part) row whose blob has another size than the row's bytes
- *   stale-intent   an upload intent left by a crash (no server runs, so none is live)
+ *   stale-intent   an upload intent of an owner that is gone (a crash)
  *   orphan-blob    a blob that no file row, intent or part names
- *   temp-file      a leftover writer temporary in tmp/
+ *   temp-file      a leftover writer temporary (local disk: DIR/tmp)
  *   usage-mismatch an org whose used_bytes is not the sum of its file and part rows
  *   reserved-mismatch an org whose reserved_bytes is not the sum of its reservations
- * A summary goes to stderr. With --repair, in this order: one transaction drops stale intents,
- * deletes file rows whose blob is missing (loudly, on stderr: that data is gone) and recomputes
- * every org's usage; then orphan blobs (including those of the dropped intents) and
- * temporaries are removed. A size mismatch is reported, never "repaired": which side is right
- * cannot be known.
+ * A summary goes to stderr. Exit status: 0 clean, 1 problems (with --repair: found and
+ * repaired), 2 usage, the check could not run, or a repair was refused.
  *
- * After a crash, stale intents, orphans, temporaries and reserved-mismatch are expected (the
- * server's startup sweep removes them); missing-blob, size-mismatch and usage-mismatch never
- * are.
+ * Alone or shared. With neither --meta nor --blob (nor ARGOT_META/ARGOT_BLOB) the store is the
+ * data dir's, used by one argotd at a time: fsck takes its LOCK (refusing next to a running
+ * server), and every intent and every temporary is a crash's. With backends given by URL it
+ * takes the LOCK of a data dir given with --data too (that instance must be stopped), and
+ * reads the owners: with none alive the store is as good as stopped and is checked the same
+ * way; with instances alive, an intent is stale only if its owner's lease ran out (by the
+ * database's clock where it has one), blobs and temporaries younger than the server's own
+ * graces (60 s, an hour) are left out, and the sums may move while fsck reads them.
+ *
+ * --repair, in this order: stale intents dropped (their reservations released), file and part
+ * rows whose blob is missing deleted (loudly, on stderr: that data is gone), every org's usage
+ * recomputed from its rows, then orphan blobs (those of the dropped intents too) removed and
+ * unfinished writes reaped. A size mismatch is reported, never "repaired": which side is right
+ * cannot be known. On shared backends --repair is refused while any instance holds a live
+ * lease, since recomputing usage beside commits in flight would be wrong; --force repairs
+ * beside them only what the collector itself may do: intents of dead owners, file rows
+ * without blob (deleted with their usage, in one transaction each), orphans past the grace,
+ * stale temporaries; usage is not recomputed and part rows without blob are left.
  */
 #include "server/fsck.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
-#include "server/blob/blob.h"
-#include "server/meta/fsck_ops.h"
-
-typedef struct blob_ent {
-    char key[BLOB_KEY_LEN + 1];
-    uint64_t size;
-    int referenced;
-} blob_ent;
-
-typedef struct fsck_ctx {
-    int repair;
-    long problems;
-    blob_ent *blobs;
-    size_t nblobs, capblobs;
-
-    char **missing_ids; /* rows whose blob is missing: files first, then parts */
-    size_t nmissing;
-    size_t nmissing_files;
-    const char *kind; /* "file" or "part", for the walk in progress */
-    int oom;
-} fsck_ctx;
-
-static int cmp_blob(const void *a, const void *b)
-{
-    return strcmp(((const blob_ent *)a)->key, ((const blob_ent *)b)->key);
-}
-
-static blob_ent *find_blob(fsck_ctx *c, const char *key)
-{
-    blob_ent probe;
-    if (!blob_key_valid(key))
-        return NULL;
-    memcpy(probe.key, key, sizeof probe.key);
-    return bsearch(&probe, c->blobs, c->nblobs, sizeof *c->blobs, cmp_blob);
-}
-
-static int on_blob(const char *key, uint64_t size, int64_t mtime, void *ud)
-{
-    fsck_ctx *c = ud;
-    (void)mtime;
-    if (c->nblobs == c->capblobs) {
-        size_t ncap = c->capblobs ? c->capblobs * 2 : 256;
-        blob_ent *nb = realloc(c->blobs, ncap * sizeof *nb);
-        if (!nb)
-            return c->oom = 1;
-        c->blobs = nb;
-        c->capblobs = ncap;
-    }
-    blob_ent *e = &c->blobs[c->nblobs++];
-    memcpy(e->key, key, sizeof e->key);
-    e->size = size;
-    e->referenced = 0;
-    return 0;
-}
-
-static void problem(fsck_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void problem(fsck_ctx *c, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vprintf(fmt, ap);
-    va_end(ap);
-    putchar('\n');
-    c->problems++;
-}
-
-static int on_file(const char *id, const char *org, const char *blob, int64_t bytes, void *ud)
-{
-    fsck_ctx *c = ud;
-    blob_ent *e = find_blob(c, blob);
-    if (!e) {
-        problem(c, "missing-blob %s=%s org=%s blob=%s bytes=%" PRId64, c->kind, id, org, blob,
-                bytes);
-        char **nm = realloc(c->missing_ids, (c->nmissing + 1) * sizeof *nm);
-        if (!nm || !(nm[c->nmissing] = strdup(id))) {
-            if (nm)
-                c->missing_ids = nm;
-            return c->oom = 1;
-        }
-        c->missing_ids = nm;
-        c->nmissing++;
-        return 0;
-    }
-    e->referenced = 1;
-    if ((int64_t)e->size != bytes)
-        problem(c, "size-mismatch %s=%s org=%s blob=%s bytes=%" PRId64 " blob_bytes=%" PRIu64,
-                c->kind, id, org, blob, bytes, e->size);
-    return 0;
-}
-
-static int on_intent(const char *blob, const char *org, int64_t reserved, void *ud)
-{
-    fsck_ctx *c = ud;
-    blob_ent *e = find_blob(c, blob);
-    problem(c, "stale-intent blob=%s org=%s reserved=%" PRId64 " blob_exists=%d", blob, org,
-            reserved, e != NULL);
-    /* Its blob is not counted as referenced: repair drops the intent, then removes it. */
-    return 0;
-}
-
-static int on_org(const char *org,
-                  int64_t used,
-                  int64_t reserved,
-                  int64_t files_bytes,
-                  int64_t intents_reserved,
-                  void *ud)
-{
-    fsck_ctx *c = ud;
-    if (used != files_bytes)
-        problem(c, "usage-mismatch org=%s used_bytes=%" PRId64 " files_bytes=%" PRId64, org, used,
-                files_bytes);
-    if (reserved != intents_reserved)
-        problem(c, "reserved-mismatch org=%s reserved_bytes=%" PRId64 " reservations=%" PRId64, org,
-                reserved, intents_reserved);
-    return 0;
-}
-
-static long check_temps(fsck_ctx *c, const char *data)
-{
-    char path[4096];
-    snprintf(path, sizeof path, "%s/tmp", data);
-    DIR *d = opendir(path);
-    long n = 0;
-    if (!d)
-        return errno == ENOENT ? 0 : -1;
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-            continue;
-        problem(c, "temp-file name=tmp/%s", de->d_name);
-        n++;
-    }
-    closedir(d);
-    return n;
-}
+#include "server/backends.h"
+#include "server/fsck_scan.h"
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: argotd fsck --data DIR [--repair]\n");
+    fprintf(stderr,
+            "usage: argotd fsck [--data DIR] [--meta URL] [--blob URL] [--repair [--force]]\n");
     return 2;
 }
 
 static int lock_dir(const char *data)
 {
     char path[4096];
-    snprintf(path, sizeof path, "%s/LOCK", data);
     struct stat st;
     if (stat(data, &st) != 0 || !S_ISDIR(st.st_mode)) {
         fprintf(stderr, "argotd fsck: %s is not a data dir\n", data);
         return -1;
     }
+    snprintf(path, sizeof path, "%s/LOCK", data);
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) != 0) {
         fprintf(stderr,
@@ -196,127 +76,125 @@ static int lock_dir(const char *data)
     return fd;
 }
 
-static int repair_db(fsck_ctx *c, fsck_db *db)
+typedef struct fsck_args {
+    const char *data, *meta, *blob;
+    int data_given, repair, force;
+} fsck_args;
+
+static int parse(int argc, char **argv, fsck_args *a)
 {
-    int rc = fsck_db_begin(db);
-    rc = rc ? rc : fsck_db_drop_intents(db);
-    for (size_t i = 0; !rc && i < c->nmissing; i++) {
-        fprintf(stderr,
-                "argotd fsck: WARNING: deleting %s row %s: its blob is missing, its bytes are "
-                "lost\n",
-                i < c->nmissing_files ? "file" : "part", c->missing_ids[i]);
-        rc = i < c->nmissing_files ? fsck_db_delete_file(db, c->missing_ids[i])
-                                   : fsck_db_delete_part(db, c->missing_ids[i]);
+    for (int i = 0; i < argc; i++) {
+        const char **dst = !strcmp(argv[i], "--data")   ? &a->data
+                           : !strcmp(argv[i], "--meta") ? &a->meta
+                           : !strcmp(argv[i], "--blob") ? &a->blob
+                                                        : NULL;
+        if (dst && i + 1 < argc)
+            *dst = argv[++i];
+        else if (!strcmp(argv[i], "--repair"))
+            a->repair = 1;
+        else if (!strcmp(argv[i], "--force"))
+            a->force = 1;
+        else
+            return -1;
     }
-    rc = rc ? rc : fsck_db_recompute_usage(db);
-    rc = rc ? rc : fsck_db_commit(db);
-    if (rc)
-        fsck_db_rollback(db);
-    return rc;
+    if (!a->meta && getenv("ARGOT_META") && *getenv("ARGOT_META"))
+        a->meta = getenv("ARGOT_META");
+    if (!a->blob && getenv("ARGOT_BLOB") && *getenv("ARGOT_BLOB"))
+        a->blob = getenv("ARGOT_BLOB");
+    a->data_given = a->data != NULL;
+    if (!a->data)
+        a->data = getenv("ARGOT_DATA") && *getenv("ARGOT_DATA") ? getenv("ARGOT_DATA") : "./data";
+    return a->force && !a->repair ? -1 : 0;
+}
+
+/* The stores, opened the way the server opens them. */
+static int open_stores(const fsck_args *a, meta_store **m, blob_store **b)
+{
+    char murl[4200], burl[4200], shown[512];
+    st_err e = ST_ERR_INIT;
+    struct stat st;
+    snprintf(murl, sizeof murl, "sqlite:%s/argot.db", a->data);
+    snprintf(burl, sizeof burl, "file:%s", a->data);
+    if (!a->meta && stat(murl + 7, &st) != 0) { /* never make a database to check it */
+        fprintf(stderr, "argotd fsck: cannot open %s (no such file)\n", murl + 7);
+        return -1;
+    }
+    const char *mu = a->meta ? a->meta : murl, *bu = a->blob ? a->blob : burl;
+    if (backend_open_meta(m, mu, &e) != ST_OK) {
+        backend_redact(mu, shown, sizeof shown);
+        fprintf(stderr, "argotd fsck: cannot open the metadata store %s: %s\n", shown, e.msg);
+        return -1;
+    }
+    if (backend_open_blob(b, bu, &e) != ST_OK) {
+        fprintf(stderr, "argotd fsck: cannot open the blob store %s: %s\n", bu, e.msg);
+        return -1;
+    }
+    return 0;
+}
+
+/* The directory of a file: blob URL (for its tmp/), or NULL. */
+static const char *local_dir(const fsck_args *a)
+{
+    if (!a->blob)
+        return a->data;
+    return !strncmp(a->blob, "file:", 5) ? a->blob + 5 : NULL;
+}
+
+static int64_t store_clock(meta_store *m)
+{
+    int64_t now = 0;
+    st_err e = ST_ERR_INIT;
+    if ((m->ops->caps & META_CAP_CLOCK) && m->ops->clock(m, &now, &e) == ST_OK)
+        return now;
+    return (int64_t)time(NULL);
 }
 
 int fsck_main(int argc, char **argv)
 {
-    const char *data = NULL;
-    int repair = 0;
-    for (int i = 0; i < argc; i++) {
-        if (!strcmp(argv[i], "--data") && i + 1 < argc)
-            data = argv[++i];
-        else if (!strcmp(argv[i], "--repair"))
-            repair = 1;
-        else
-            return usage();
-    }
-    if (!data)
+    fsck_args a = {0};
+    if (parse(argc, argv, &a))
         return usage();
-    char dbpath[4096];
-    snprintf(dbpath, sizeof dbpath, "%s/argot.db", data);
-    int lock = lock_dir(data);
-    if (lock < 0)
+    /* The data dir's own store, or a data dir named beside URLs: not next to its argotd. */
+    int alone = !a.meta && !a.blob, lock = -1, status = 2;
+    if ((alone || a.data_given) && (lock = lock_dir(a.data)) < 0)
         return 2;
-    fsck_ctx c = {.repair = repair};
-    fsck_db *db = NULL;
-    blob_store *bs = NULL;
-    int status = 2, rc;
-    if ((rc = fsck_db_open(&db, dbpath)) != META_OK) {
-        fprintf(stderr, "argotd fsck: cannot open %s (%s)\n", dbpath,
-                rc == META_E_NOTFOUND ? "no such file" : "database error");
+    meta_store *m = NULL;
+    blob_store *b = NULL;
+    fsck_scan sc;
+    fsck_scan_init(&sc);
+    if (open_stores(&a, &m, &b))
         goto out;
-    }
-    st_err e = ST_ERR_INIT;
-    if (blob_local_open(&bs, data, &e) != ST_OK) {
-        fprintf(stderr, "argotd fsck: cannot open the blob store in %s\n", data);
+    sc.now = store_clock(m);
+    sc.tmp_dir = local_dir(&a);
+    if (!alone && fsck_scan_owners(&sc, m))
         goto out;
-    }
-    for (int got = 1000; got == 1000;) { /* page by page, in key order */
-        const char *after = c.nblobs ? c.blobs[c.nblobs - 1].key : "";
-        got = bs->ops->list(bs, after, 1000, on_blob, &c, &e);
-        if (got < 0 || c.oom) {
-            fprintf(stderr, "argotd fsck: cannot list blobs: %s\n", c.oom ? "no memory" : e.msg);
-            goto out;
-        }
-    }
-    if (c.nblobs)
-        qsort(c.blobs, c.nblobs, sizeof *c.blobs, cmp_blob);
-    c.kind = "file";
-    rc = fsck_db_files(db, on_file, &c);
-    c.nmissing_files = c.nmissing;
-    c.kind = "part";
-    rc = rc || c.oom ? -1 : fsck_db_parts(db, on_file, &c);
-    if (rc || c.oom || fsck_db_intents(db, on_intent, &c) || fsck_db_orgs(db, on_org, &c)) {
-        fprintf(stderr, "argotd fsck: cannot read the metadata store\n");
-        goto out;
-    }
-    uint64_t orphan_bytes = 0;
-    long orphans = 0;
-    for (size_t i = 0; i < c.nblobs; i++) {
-        if (c.blobs[i].referenced)
-            continue;
-        problem(&c, "orphan-blob blob=%s bytes=%" PRIu64, c.blobs[i].key, c.blobs[i].size);
-        orphans++;
-        orphan_bytes += c.blobs[i].size;
-    }
-    long temps = check_temps(&c, data);
-    if (temps < 0) {
-        fprintf(stderr, "argotd fsck: cannot read %s/tmp: %s\n", data, strerror(errno));
-        goto out;
-    }
-    fflush(stdout);
-    if (repair && c.problems) {
-        if ((rc = repair_db(&c, db)) != META_OK) {
-            fprintf(stderr, "argotd fsck: repair failed in the metadata store (error %d)\n", rc);
-            goto out;
-        }
-        long removed = 0;
-        for (size_t i = 0; i < c.nblobs; i++) {
-            if (c.blobs[i].referenced)
-                continue;
-            st_err re = ST_ERR_INIT;
-            if (bs->ops->remove(bs, c.blobs[i].key, &re))
-                fprintf(stderr, "argotd fsck: cannot remove blob %s: %s\n", c.blobs[i].key, re.msg);
-            else
-                removed++;
-        }
-        st_err te = ST_ERR_INIT;
-        int t = bs->ops->reap_unfinished(bs, INT64_MAX, &te); /* the server is stopped */
+    sc.alone = alone || !sc.live_owners; /* no instance alive: as good as stopped */
+    if (a.repair && !alone && sc.live_owners && !a.force) {
         fprintf(stderr,
-                "argotd fsck: repaired: %zu rows without blob deleted, %ld blobs "
-                "removed, %d temporaries removed, usage recomputed\n",
-                c.nmissing, removed, t < 0 ? 0 : t);
+                "argotd fsck: %d instance%s hold%s a live lease (%s%s): --repair would race "
+                "them; stop them (or wait until their leases run out), or add --force to repair "
+                "only what is safe beside them\n",
+                sc.live_owners, sc.live_owners == 1 ? "" : "s", sc.live_owners == 1 ? "s" : "",
+                sc.live_example, sc.live_owners > 1 ? ", ..." : "");
+        goto out;
     }
-    fprintf(stderr,
-            "argotd fsck: %s: %ld problem%s (%zu blobs, %ld orphan%s of %" PRIu64
-            " bytes, %ld temporar%s)\n",
-            data, c.problems, c.problems == 1 ? "" : "s", c.nblobs, orphans,
-            orphans == 1 ? "" : "s", orphan_bytes, temps, temps == 1 ? "y" : "ies");
-    status = c.problems ? 1 : 0;
+    if (fsck_scan_run(&sc, m, b))
+        goto out;
+    fflush(stdout);
+    if (a.repair && sc.problems && fsck_repair(&sc, m, b, sc.alone))
+        goto out;
+    char where[512];
+    if (alone)
+        snprintf(where, sizeof where, "%s", a.data);
+    else
+        backend_redact(a.meta ? a.meta : a.data, where, sizeof where);
+    fsck_summary(&sc, where);
+    status = sc.problems ? 1 : 0;
 out:
-    for (size_t i = 0; i < c.nmissing; i++)
-        free(c.missing_ids[i]);
-    free(c.missing_ids);
-    free(c.blobs);
-    blob_store_free(bs);
-    fsck_db_close(db);
-    close(lock);
+    fsck_scan_free(&sc);
+    blob_store_free(b);
+    meta_store_free(m);
+    if (lock >= 0)
+        close(lock);
     return status;
 }

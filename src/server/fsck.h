@@ -1,6 +1,9 @@
 /*
- * `argotd fsck --data DIR [--repair]`: checks that the metadata and blob stores agree (see
- * fsck.c and docs/reliability.md). Run with the server stopped: it takes the data dir's LOCK.
+ * `argotd fsck [--data DIR] [--meta URL] [--blob URL] [--repair [--force]]`: checks that the
+ * metadata and blob stores agree, on any backend pair (see fsck.c and docs/reliability.md). On
+ * the data dir's own store it takes the LOCK (the server must be stopped); on shared backends
+ * it judges intents by their owners' leases and refuses --repair beside live instances unless
+ * --force.
  */
 #ifndef ARGOT_SERVER_FSCK_H
 #define ARGOT_SERVER_FSCK_H

@@ -23,6 +23,7 @@
 #include "server/keys.h"
 #include "server/log.h"
 #include "server/metrics.h"
+#include "server/migrate.h"
 #include "server/sweeper.h"
 
 #ifndef ARGOT_VERSION
@@ -96,6 +97,52 @@ static int lock_data_dir(const char *data)
         return -1;
     }
     return fd;
+}
+
+/* On shared backends (--meta or --blob), the data dir still identifies an instance: whoever
+ * holds its LOCK is the only process using it, so the owner id the previous process on it
+ * recorded in DATA/owner belongs to a process that is gone (killed, or stopped). Forgetting
+ * that owner lets recovery reap its unfinished uploads at once instead of after its lease, as
+ * a single argotd on its own data dir does; other instances' owners are never touched. The
+ * lock is not required here: without it (another argotd uses the same --data) nothing is
+ * forgotten. Returns the lock's descriptor or -1. */
+static int claim_data_dir(const char *data, char prev[64])
+{
+    char path[4096];
+    struct stat st;
+    prev[0] = '\0';
+    if (stat(data, &st) != 0 || !S_ISDIR(st.st_mode))
+        return -1; /* never made here: a data dir only for defaults that are not used */
+    snprintf(path, sizeof path, "%s/LOCK", data);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    snprintf(path, sizeof path, "%s/owner", data);
+    FILE *f = fopen(path, "r");
+    if (f) {
+        if (!fgets(prev, 64, f))
+            prev[0] = '\0';
+        prev[strcspn(prev, "\n")] = '\0';
+        fclose(f);
+    }
+    return fd;
+}
+
+/* Records this instance's owner id for the next process on the data dir. */
+static void record_owner(const char *data, const char *owner)
+{
+    char path[4096], tmp[4096];
+    snprintf(path, sizeof path, "%s/owner", data);
+    snprintf(tmp, sizeof tmp, "%s/owner.tmp", data);
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return;
+    int ok = fprintf(f, "%s\n", owner) > 0 && fflush(f) == 0 && fsync(fileno(f)) == 0;
+    if (fclose(f) != 0 || !ok || rename(tmp, path) != 0)
+        LOG(LOG_WARN, "msg=\"cannot record the owner id\" path=%s", path);
 }
 
 static int write_port_file(const char *path, int port)
@@ -212,9 +259,12 @@ static int run_server(int argc, char **argv, int argi)
 
     app a = {.cfg = &c};
     int lock = -1, exclusive = !c.meta_url && !c.blob_url;
+    char prev[64] = "";
     rc = 1;
     if (exclusive && (ensure_dir(c.data_dir) || (lock = lock_data_dir(c.data_dir)) < 0))
         goto out;
+    if (!exclusive)
+        lock = claim_data_dir(c.data_dir, prev);
     if (!(a.meta = open_meta(c.data_dir, c.meta_url)) ||
         !(a.blob = open_blob(c.data_dir, c.blob_url)))
         goto out;
@@ -228,11 +278,17 @@ static int run_server(int argc, char **argv, int argi)
         .cursor_ttl = c.tombstone_seconds,
         .lease_ttl = c.lease_seconds,
         .clock_offset = c.clock_offset,
+        .meta_retries = c.meta_retries,
     };
     st_err e = ST_ERR_INIT;
     if (store_open(&a.store, a.meta, a.blob, &lim, exclusive, &e) != ST_OK) {
         fprintf(stderr, "argotd: cannot open the storage: %s\n", e.msg);
         goto out;
+    }
+    if (lock >= 0 && !exclusive) {
+        if (prev[0] && store_forget_owner(a.store, prev, &e) == ST_OK)
+            LOG(LOG_INFO, "msg=\"the previous owner on this data dir is gone\" owner=%s", prev);
+        record_owner(c.data_dir, store_owner(a.store));
     }
     if (metrics_new(&a.metrics, api_route_names, ROUTE_COUNT))
         goto out;
@@ -260,6 +316,8 @@ int main(int argc, char **argv)
         return keys_main(argc - 2, argv + 2, open_meta_for_keys);
     if (argc > 1 && !strcmp(argv[1], "fsck"))
         return fsck_main(argc - 2, argv + 2);
+    if (argc > 1 && !strcmp(argv[1], "migrate"))
+        return migrate_main(argc - 2, argv + 2);
     int argi = 1;
     if (argc > 1 && !strcmp(argv[1], "serve"))
         argi = 2;

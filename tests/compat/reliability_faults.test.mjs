@@ -147,6 +147,35 @@ describe('disk full (8 MiB tmpfs)', () => {
   });
 });
 
+describe('a blob whose removal fails (ARGOT_FAULT_BLOB=remove:1)', () => {
+  test('DELETE answers 200 (the row is gone), the blob waits as a tombstone, the restart removes it before serving', async () => {
+    const srv = new Argotd({ env: { ARGOT_FAULT_BLOB: 'remove:1' } });
+    try {
+      const key = await srv.createKey('org-fault');
+      await srv.start();
+      const mp = multipart(uploadParts('gone.txt', 'x'.repeat(1000), 'assistants'));
+      const res = await request(srv.origin, { method: 'POST', path: '/v1/files', key, headers: { 'content-type': mp.contentType }, body: mp.body });
+      assert.equal(res.status, 200, res.text);
+      const del = await request(srv.origin, { method: 'DELETE', path: `/v1/files/${res.json.id}`, key });
+      assert.equal(del.status, 200, del.text);
+      assert.deepEqual(del.json, { object: 'file', deleted: true, id: res.json.id });
+      assert.equal(storeFiles(srv.dataDir).blobs.length, 1, 'the removal was made to fail: the blob is still on disk');
+      assert.match(srv.logs(), /msg="blob removal failed" blob=[0-9a-f]{32} code=io backend=local/);
+      const gone = await request(srv.origin, { path: `/v1/files/${res.json.id}/content`, key });
+      assert.equal(gone.status, 404, 'a deleted file is never served, whatever its blob');
+      // A crash between the delete's commit and the removal looks the same: the restart drains
+      // the tombstone before it listens.
+      srv.env = {};
+      await srv.stop();
+      await srv.start();
+      assert.deepEqual(storeFiles(srv.dataDir), { blobs: [], tmp: [] }, 'the tombstoned blob survived the restart');
+      assert.match(srv.logs(), /msg=recovered [^\n]*tombstones_drained=1/);
+    } finally {
+      await closeChecked(srv);
+    }
+  });
+});
+
 describe('injected blob faults (ARGOT_FAULT_BLOB)', () => {
   // Each case restarts the server with one fault; counting starts at 1 per process.
   const cases = [

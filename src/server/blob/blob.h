@@ -48,7 +48,8 @@ enum {
 /* A committed blob seen by list; mtime in Unix seconds (real time). Non-zero stops a walk. */
 typedef int (*blob_list_cb)(const char *key, uint64_t size, int64_t mtime, void *userdata);
 
-#define BLOB_OPS_VERSION 3 /* 2: copy_from; 3: readers, compose, paged list, reaping by age */
+/* 2: copy from an fd; 3: readers, compose, paged list, reaping by age */
+#define BLOB_OPS_VERSION 3
 typedef struct blob_ops {
     unsigned version;
     const char *name;

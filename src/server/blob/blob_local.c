@@ -12,6 +12,7 @@
  * ARGOT_FAULT_BLOB, read once by blob_local_open(), is a comma-separated list of op:N.
  *     write:N   the Nth write(2) of this store fails with ENOSPC
  *     fsync:N   the Nth fsync(2) of this store (files and directories) fails with EIO
+ *     remove:N  the Nth remove of a committed blob fails with EIO (the blob stays)
  * Counting starts at 1 for each store opened; each fault fires once.
  */
 #define _GNU_SOURCE /* copy_file_range */
@@ -31,7 +32,7 @@
 
 #define B "local" /* the backend's name in error records */
 
-enum { FAULT_WRITE, FAULT_FSYNC, FAULT_OPS };
+enum { FAULT_WRITE, FAULT_FSYNC, FAULT_REMOVE, FAULT_OPS };
 
 typedef struct local_store {
     blob_store base;
@@ -130,7 +131,7 @@ static void rel_path(char out[REL_PATH_LEN], const char *key)
 
 static void fault_parse(local_store *s)
 {
-    static const char *const names[FAULT_OPS] = {"write:", "fsync:"};
+    static const char *const names[FAULT_OPS] = {"write:", "fsync:", "remove:"};
     const char *p = getenv("ARGOT_FAULT_BLOB");
 
     while (p && *p) {
@@ -525,6 +526,10 @@ static int ls_remove(blob_store *bs, const char *key, st_err *e)
     if (!blob_key_valid(key))
         return bad_key(e);
     rel_path(rel, key);
+    if (fault_hit(s, FAULT_REMOVE)) {
+        errno = EIO;
+        return sys_fail(e, "unlink of a blob (injected)");
+    }
     if (unlinkat(s->blobs_fd, rel, 0) != 0 && errno != ENOENT)
         return sys_fail(e, "unlink of a blob");
     char tmp[TMP_NAME_LEN];

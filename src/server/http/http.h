@@ -1,11 +1,12 @@
 /*
- * The HTTP layer's view of one request, as handlers see it. Handlers know the Files API, not
- * libmicrohttpd: everything they need from the connection goes through these functions.
+ * The HTTP layer's view of one request, as handlers see it: everything a handler needs from the
+ * connection goes through these functions. The layer itself knows nothing of the Files API:
+ * routes, authentication and accounting reach it as a table and hooks (http_config).
  *
  * Life of a request (see http/conn.c):
  *   1. the head arrives and is checked (http/h1.c): the router picks a route, the request id
- *      is made, and, for routes that need it, the bearer key is resolved to an organization
- *      (r->org);
+ *      is made, and, for routes that need it, the authenticate hook resolves the bearer key to
+ *      an organization (r->org);
  *   2. route->begin(r) may refuse early, before any body byte is read;
  *   3. route->body(r, data, len) for each piece of the body, if the route takes one;
  *   4. route->end(r) when the body is complete: it must reply;

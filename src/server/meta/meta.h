@@ -138,7 +138,24 @@ typedef struct meta_key {
     char name[META_NAME_MAX];
     int64_t created_at;
     int64_t revoked_at; /* 0: active */
+    uint8_t hash[32];   /* the SHA-256 of its secret (filled by key_list; key_create takes it
+                         * apart) */
 } meta_key;
+
+/* An upload in flight, as stored (intent_walk). */
+typedef struct meta_intent {
+    char blob[BLOB_KEY_LEN + 1];
+    char org[META_ORG_MAX];
+    char owner[META_OWNER_MAX];
+    int64_t reserved;
+    int64_t created_at;
+} meta_intent;
+
+/* An organization's accounting, as stored (org_walk). */
+typedef struct meta_org {
+    char id[META_ORG_MAX];
+    int64_t used, reserved;
+} meta_org;
 
 typedef struct meta_list_req {
     const char *org;
@@ -159,6 +176,10 @@ typedef int (*meta_file_cb)(const meta_file *f, void *userdata);
 typedef int (*meta_key_cb)(const meta_key *k, void *userdata);
 typedef int (*meta_blob_cb)(const char *blob, void *userdata);
 typedef int (*meta_part_cb)(const meta_part *p, void *userdata);
+typedef int (*meta_upload_cb)(const meta_upload *u, void *userdata);
+typedef int (*meta_intent_cb)(const meta_intent *i, void *userdata);
+typedef int (*meta_org_cb)(const meta_org *o, void *userdata);
+typedef int (*meta_owner_cb)(const char *owner, int64_t expires_at, void *userdata);
 
 typedef struct meta_store meta_store;
 
@@ -170,8 +191,9 @@ enum {
 };
 
 #define META_OPS_VERSION                                                                           \
-    4 /* 2: uploads; 3: tombstones; 4: error records, owners and leases,                           \
-       * blob tombstones, positions, rules moved to the frontend */
+    5 /* 2: uploads; 3: tombstones; 4: error records, owners and leases,                           \
+       * blob tombstones, positions, rules moved to the frontend; 5: whole-store walks and         \
+       * repairs (fsck, migrate), key hashes in key_list */
 typedef struct meta_ops {
     unsigned version;
     const char *name;
@@ -333,6 +355,32 @@ typedef struct meta_ops {
     /* Deletes the rows of uploads no longer pending whose expires_at is at or before
      * `before`. Returns how many. */
     int (*uploads_purge)(meta_store *s, int64_t before, st_err *e);
+
+    /* --- the whole store (argotd fsck and argotd migrate; never on the request path) ---
+     * Walks of every row of a table, of every organization, whatever its expiry or state. The
+     * paged ones return how many rows they reported (fewer than limit: the last page), or a
+     * callback's non-zero value, which stops the walk. */
+    /* Up to limit file rows (1..10000) with seq > after_seq, in seq (creation) order; expired
+     * ones too. */
+    int (*file_walk)(
+        meta_store *s, int64_t after_seq, int limit, meta_file_cb cb, void *userdata, st_err *e);
+    /* Up to limit uploads (1..10000), any status, with ids greater than after ("" for the
+     * first page), in byte order of their ids; statuses as stored. */
+    int (*upload_walk)(
+        meta_store *s, const char *after, int limit, meta_upload_cb cb, void *userdata, st_err *e);
+    /* Every intent, in blob order. */
+    int (*intent_walk)(meta_store *s, meta_intent_cb cb, void *userdata, st_err *e);
+    /* Every organization with its stored usage, in id order. */
+    int (*org_walk)(meta_store *s, meta_org_cb cb, void *userdata, st_err *e);
+    /* Every owner row (an instance's id and when its lease runs out), in id order. */
+    int (*owner_walk)(meta_store *s, meta_owner_cb cb, void *userdata, st_err *e);
+    /* Repairs: delete one file row, or one part row, by id: nothing else changes (no
+     * tombstone, no usage: usage_recompute follows). NOTFOUND if there is none. */
+    int (*file_drop)(meta_store *s, const char *id, st_err *e);
+    int (*part_drop)(meta_store *s, const char *id, st_err *e);
+    /* One transaction: every organization's used bytes become the sum of its file and part
+     * rows, and its reserved bytes the sum of its intents' reservations. */
+    int (*usage_recompute)(meta_store *s, st_err *e);
 
     /* --- accounting --- */
     int (*org_usage)(meta_store *s, const char *org, int64_t *used, int64_t *reserved, st_err *e);

@@ -244,6 +244,7 @@ typedef struct mintent {
     char org[META_ORG_MAX];
     char owner[OWNER_MAX];
     int64_t reserved;
+    int64_t created_at;
 } mintent;
 
 typedef struct ctomb { /* a cursor tombstone */
@@ -602,7 +603,8 @@ static void key_copy(const char *key, void *val, void *userdata)
         return;
     }
     kv->v = v;
-    kv->v[kv->n++] = ((const mkey *)val)->k;
+    kv->v[kv->n] = ((const mkey *)val)->k;
+    memcpy(kv->v[kv->n++].hash, ((const mkey *)val)->hash, 32);
 }
 
 static int key_order(const void *a, const void *b)
@@ -767,6 +769,7 @@ static int mm_intent_open(
     mintent *i = en->val;
     memcpy(i->org, org, strlen(org) + 1);
     memcpy(i->owner, owner, strlen(owner) + 1);
+    i->created_at = now;
     ht_link(&s->intents, en);
     en = NULL;
 out:
@@ -1780,6 +1783,344 @@ static int mm_org_file_count(meta_store *ms, const char *org, int64_t now, int64
     return ST_OK;
 }
 
+/* ---- the whole store (fsck, migrate) ---- */
+
+/* A growing array of records of one size, filled under the lock, reported after it. */
+typedef struct rvec {
+    char *v;
+    size_t n, cap, size;
+    int nomem;
+} rvec;
+
+static void rvec_push(rvec *r, const void *rec)
+{
+    void *v = room(r->v, r->n, &r->cap, r->size);
+    if (!v) {
+        r->nomem = 1;
+        return;
+    }
+    r->v = v;
+    memcpy(r->v + r->n++ * r->size, rec, r->size);
+}
+
+typedef struct walk_ctx {
+    rvec r;
+    int64_t after_seq;
+    const char *after;
+} walk_ctx;
+
+static void file_pick(const char *key, void *val, void *ud)
+{
+    walk_ctx *w = ud;
+    (void)key;
+    if (((const meta_file *)val)->seq > w->after_seq)
+        rvec_push(&w->r, val);
+}
+
+static int by_seq(const void *a, const void *b)
+{
+    int64_t x = ((const meta_file *)a)->seq, y = ((const meta_file *)b)->seq;
+    return x < y ? -1 : x > y;
+}
+
+/* Sorts what was picked, reports the first limit (0: all) and frees. Returns 0, a failure or
+ * the callback's stop value; *count gets how many were reported. */
+static int rvec_report(rvec *r,
+                       int (*order)(const void *, const void *),
+                       int limit,
+                       int (*cb)(const void *rec, void *ud),
+                       void *ud,
+                       int *count,
+                       st_err *e)
+{
+    int rc = r->nomem ? nomem(e) : ST_OK;
+    if (rc == ST_OK && r->n)
+        qsort(r->v, r->n, r->size, order);
+    size_t n = limit > 0 && r->n > (size_t)limit ? (size_t)limit : r->n;
+    *count = (int)n;
+    for (size_t i = 0; rc == ST_OK && i < n; i++)
+        rc = cb(r->v + i * r->size, ud);
+    free(r->v);
+    return rc;
+}
+
+typedef struct cb_pair {
+    meta_file_cb file;
+    meta_upload_cb upload;
+    meta_intent_cb intent;
+    meta_org_cb org;
+    void *ud;
+} cb_pair;
+
+static int file_report(const void *rec, void *ud)
+{
+    const cb_pair *p = ud;
+    return p->file(rec, p->ud);
+}
+
+static int mm_file_walk(
+    meta_store *ms, int64_t after_seq, int limit, meta_file_cb cb, void *userdata, st_err *e)
+{
+    mem_store *s = (mem_store *)ms;
+    if (!cb || limit < 1 || limit > TAKE_LIMIT_MAX)
+        return invalid(e, "file walk");
+    walk_ctx w = {{NULL, 0, 0, sizeof(meta_file), 0}, after_seq, NULL};
+    lock(s);
+    ht_each(&s->files, file_pick, &w);
+    unlock(s);
+    cb_pair p = {.file = cb, .ud = userdata};
+    int n = 0, rc = rvec_report(&w.r, by_seq, limit, file_report, &p, &n, e);
+    return rc ? rc : n;
+}
+
+static void upload_pick(const char *key, void *val, void *ud)
+{
+    walk_ctx *w = ud;
+    if (strcmp(key, w->after) > 0)
+        rvec_push(&w->r, &((const mupload *)val)->u);
+}
+
+static int by_upload_id(const void *a, const void *b)
+{
+    return strcmp(((const meta_upload *)a)->id, ((const meta_upload *)b)->id);
+}
+
+static int upload_report(const void *rec, void *ud)
+{
+    const cb_pair *p = ud;
+    return p->upload(rec, p->ud);
+}
+
+static int mm_upload_walk(
+    meta_store *ms, const char *after, int limit, meta_upload_cb cb, void *userdata, st_err *e)
+{
+    mem_store *s = (mem_store *)ms;
+    if (!cb || !after || limit < 1 || limit > TAKE_LIMIT_MAX)
+        return invalid(e, "upload walk");
+    walk_ctx w = {{NULL, 0, 0, sizeof(meta_upload), 0}, 0, after};
+    lock(s);
+    ht_each(&s->uploads, upload_pick, &w);
+    unlock(s);
+    cb_pair p = {.upload = cb, .ud = userdata};
+    int n = 0, rc = rvec_report(&w.r, by_upload_id, limit, upload_report, &p, &n, e);
+    return rc ? rc : n;
+}
+
+static void intent_pick(const char *key, void *val, void *ud)
+{
+    const mintent *i = val;
+    meta_intent mi;
+    memset(&mi, 0, sizeof mi);
+    (void)snprintf(mi.blob, sizeof mi.blob, "%s", key);
+    (void)snprintf(mi.org, sizeof mi.org, "%s", i->org);
+    (void)snprintf(mi.owner, sizeof mi.owner, "%s", i->owner);
+    mi.reserved = i->reserved;
+    mi.created_at = i->created_at;
+    rvec_push(&((walk_ctx *)ud)->r, &mi);
+}
+
+static int by_blob(const void *a, const void *b)
+{
+    return strcmp(((const meta_intent *)a)->blob, ((const meta_intent *)b)->blob);
+}
+
+static int intent_report(const void *rec, void *ud)
+{
+    const cb_pair *p = ud;
+    return p->intent(rec, p->ud);
+}
+
+static int mm_intent_walk(meta_store *ms, meta_intent_cb cb, void *userdata, st_err *e)
+{
+    mem_store *s = (mem_store *)ms;
+    if (!cb)
+        return invalid(e, "intent walk");
+    walk_ctx w = {{NULL, 0, 0, sizeof(meta_intent), 0}, 0, NULL};
+    lock(s);
+    ht_each(&s->intents, intent_pick, &w);
+    unlock(s);
+    cb_pair p = {.intent = cb, .ud = userdata};
+    int n = 0;
+    return rvec_report(&w.r, by_blob, 0, intent_report, &p, &n, e);
+}
+
+static void org_pick(const char *key, void *val, void *ud)
+{
+    const morg *o = val;
+    meta_org mo;
+    memset(&mo, 0, sizeof mo);
+    (void)snprintf(mo.id, sizeof mo.id, "%s", key);
+    mo.used = o->used;
+    mo.reserved = o->reserved;
+    rvec_push(&((walk_ctx *)ud)->r, &mo);
+}
+
+static int by_org_id(const void *a, const void *b)
+{
+    return strcmp(((const meta_org *)a)->id, ((const meta_org *)b)->id);
+}
+
+static int org_report(const void *rec, void *ud)
+{
+    const cb_pair *p = ud;
+    return p->org(rec, p->ud);
+}
+
+static int mm_org_walk(meta_store *ms, meta_org_cb cb, void *userdata, st_err *e)
+{
+    mem_store *s = (mem_store *)ms;
+    if (!cb)
+        return invalid(e, "org walk");
+    walk_ctx w = {{NULL, 0, 0, sizeof(meta_org), 0}, 0, NULL};
+    lock(s);
+    ht_each(&s->orgs, org_pick, &w);
+    unlock(s);
+    cb_pair p = {.org = cb, .ud = userdata};
+    int n = 0;
+    return rvec_report(&w.r, by_org_id, 0, org_report, &p, &n, e);
+}
+
+typedef struct owner_row {
+    char id[OWNER_MAX];
+    int64_t until;
+} owner_row;
+
+static void owner_pick(const char *key, void *val, void *ud)
+{
+    owner_row o;
+    memset(&o, 0, sizeof o);
+    (void)snprintf(o.id, sizeof o.id, "%s", key);
+    o.until = ((const mlease *)val)->until;
+    rvec_push(&((walk_ctx *)ud)->r, &o);
+}
+
+static int by_owner_id(const void *a, const void *b)
+{
+    return strcmp(((const owner_row *)a)->id, ((const owner_row *)b)->id);
+}
+
+typedef struct owner_cb_pair {
+    meta_owner_cb cb;
+    void *ud;
+} owner_cb_pair;
+
+static int owner_report(const void *rec, void *ud)
+{
+    const owner_cb_pair *p = ud;
+    const owner_row *o = rec;
+    return p->cb(o->id, o->until, p->ud);
+}
+
+static int mm_owner_walk(meta_store *ms, meta_owner_cb cb, void *userdata, st_err *e)
+{
+    mem_store *s = (mem_store *)ms;
+    if (!cb)
+        return invalid(e, "owner walk");
+    walk_ctx w = {{NULL, 0, 0, sizeof(owner_row), 0}, 0, NULL};
+    lock(s);
+    ht_each(&s->owners, owner_pick, &w);
+    unlock(s);
+    owner_cb_pair p = {cb, userdata};
+    int n = 0;
+    return rvec_report(&w.r, by_owner_id, 0, owner_report, &p, &n, e);
+}
+
+static int mm_file_drop(meta_store *ms, const char *id, st_err *e)
+{
+    mem_store *s = (mem_store *)ms;
+    if (!str_ok(id, META_ID_MAX))
+        return invalid(e, "file drop");
+    int rc = ST_OK;
+    lock(s);
+    meta_file *f = sget(&s->files, id);
+    if (f) {
+        morg *o = org_of(s, f->org);
+        int64_t used = o ? o->used : 0;
+        file_unlink(s, f);
+        if (o)
+            o->used = used; /* usage stays as it was: usage_recompute follows */
+        free(f);
+    } else {
+        rc = file_missing(e, "file drop", id);
+    }
+    unlock(s);
+    return rc;
+}
+
+static int mm_part_drop(meta_store *ms, const char *id, st_err *e)
+{
+    mem_store *s = (mem_store *)ms;
+    if (!str_ok(id, META_ID_MAX))
+        return invalid(e, "part drop");
+    int rc = ST_OK;
+    lock(s);
+    meta_part *p = sget(&s->parts, id);
+    mupload *up = p ? sget(&s->uploads, p->upload_id) : NULL;
+    if (p) {
+        for (size_t i = 0; up && i < up->n; i++)
+            if (up->parts[i] == p) {
+                memmove(up->parts + i, up->parts + i + 1, (up->n - i - 1) * sizeof *up->parts);
+                up->n--;
+                up->sum -= p->bytes;
+                break;
+            }
+        stake(&s->part_blobs, p->blob);
+        stake(&s->parts, p->id);
+        free(p);
+    } else {
+        rc = FAIL(e, ST_E_NOTFOUND, "part drop: no part %s", id);
+    }
+    unlock(s);
+    return rc;
+}
+
+static void org_zero(const char *key, void *val, void *ud)
+{
+    (void)key, (void)ud;
+    ((morg *)val)->used = 0;
+    ((morg *)val)->reserved = 0;
+}
+
+static void org_add_file(const char *key, void *val, void *ud)
+{
+    const meta_file *f = val;
+    morg *o = org_of(ud, f->org);
+    (void)key;
+    if (o)
+        o->used += f->bytes;
+}
+
+static void org_add_part(const char *key, void *val, void *ud)
+{
+    const meta_part *p = val;
+    morg *o = org_of(ud, p->org);
+    (void)key;
+    if (o)
+        o->used += p->bytes;
+}
+
+static void org_add_intent(const char *key, void *val, void *ud)
+{
+    const mintent *i = val;
+    morg *o = org_of(ud, i->org);
+    (void)key;
+    if (o)
+        o->reserved += i->reserved;
+}
+
+static int mm_usage_recompute(meta_store *ms, st_err *e)
+{
+    mem_store *s = (mem_store *)ms;
+    (void)e;
+    lock(s);
+    ht_each(&s->orgs, org_zero, NULL);
+    ht_each(&s->files, org_add_file, s);
+    ht_each(&s->parts, org_add_part, s);
+    ht_each(&s->intents, org_add_intent, s);
+    unlock(s);
+    return ST_OK;
+}
+
 /* ---- lifecycle ---- */
 
 static void mm_free(meta_store *ms)
@@ -1830,6 +2171,14 @@ static const meta_ops mem_ops = {
     .upload_complete = mm_upload_complete,
     .upload_take_expired = mm_upload_take_expired,
     .uploads_purge = mm_uploads_purge,
+    .file_walk = mm_file_walk,
+    .upload_walk = mm_upload_walk,
+    .intent_walk = mm_intent_walk,
+    .org_walk = mm_org_walk,
+    .owner_walk = mm_owner_walk,
+    .file_drop = mm_file_drop,
+    .part_drop = mm_part_drop,
+    .usage_recompute = mm_usage_recompute,
     .org_usage = mm_org_usage,
     .stats = mm_stats,
     .org_file_count = mm_org_file_count,

@@ -209,6 +209,14 @@ enum {
     S_PARTS_TAKE,
     S_STATS,
     S_CLOCK,
+    S_FILE_WALK,
+    S_UPLOAD_WALK,
+    S_INTENT_WALK,
+    S_ORG_WALK,
+    S_OWNER_WALK,
+    S_FILE_DROP,
+    S_PART_DROP,
+    S_USAGE_RECOMPUTE,
     S_LIST, /* 8 variants follow */
     S_COUNT = S_LIST + 8,
 };
@@ -228,7 +236,8 @@ static const stmt_def stmts[S_COUNT] = {
         "INSERT INTO api_keys(id, hash, org, name, created_at, revoked_at)"
         " VALUES ($1, decode($2, 'hex'), $3, $4, $5::bigint, $6::bigint)"},
     [S_KEY_LIST] = {"key_list",
-        "SELECT id, org, name, created_at, revoked_at FROM api_keys ORDER BY created_at, id"},
+        "SELECT id, org, name, created_at, revoked_at, encode(hash, 'hex') FROM api_keys"
+        " ORDER BY created_at, id"},
     [S_KEY_REVOKE] = {"key_revoke",
         "UPDATE api_keys SET revoked_at = $2::bigint WHERE id = $1 AND revoked_at = 0"},
     [S_KEY_COUNT] = {"key_count_active",
@@ -370,6 +379,27 @@ static const stmt_def stmts[S_COUNT] = {
         "SELECT count(*), coalesce(sum(bytes), 0)::bigint FROM files"},
     [S_CLOCK] = {"clock",
         "SELECT floor(extract(epoch FROM now()))::bigint"},
+    [S_FILE_WALK] = {"file_walk",
+        "SELECT " FILE_COLS " FROM files WHERE seq > $1::bigint ORDER BY seq LIMIT $2::bigint"},
+    [S_UPLOAD_WALK] = {"upload_walk",
+        "SELECT " UPLOAD_COLS " FROM uploads WHERE id > $1 ORDER BY id LIMIT $2::bigint"},
+    [S_INTENT_WALK] = {"intent_walk",
+        "SELECT blob, org, owner, reserved, created_at FROM intents ORDER BY blob"},
+    [S_ORG_WALK] = {"org_walk",
+        "SELECT id, used_bytes, reserved_bytes FROM orgs ORDER BY id"},
+    [S_OWNER_WALK] = {"owner_walk",
+        "SELECT id, expires_at FROM owners ORDER BY id"},
+    [S_FILE_DROP] = {"file_drop",
+        "DELETE FROM files WHERE id = $1"},
+    [S_PART_DROP] = {"part_drop",
+        "DELETE FROM parts WHERE id = $1"},
+    /* One statement, so one transaction. */
+    [S_USAGE_RECOMPUTE] = {"usage_recompute",
+        "UPDATE orgs o SET"
+        " used_bytes = (SELECT coalesce(sum(bytes), 0) FROM files f WHERE f.org = o.id)"
+        " + (SELECT coalesce(sum(bytes), 0) FROM parts p WHERE p.org = o.id),"
+        " reserved_bytes = (SELECT coalesce(sum(reserved), 0) FROM intents i"
+        " WHERE i.org = o.id)"},
     [S_LIST + 0] = {"file_list", LIST_SQL("",  "",                "ASC",  "$2", "$3")},
     [S_LIST + 1] = {"file_list", LIST_SQL("",  L_GT("$2", "$3"), "ASC",  "$4", "$5")},
     [S_LIST + 2] = {"file_list", LIST_SQL(L_P, "",                "ASC",  "$3", "$4")},
@@ -1151,6 +1181,14 @@ static int key_row(const PGresult *r, int i, void *ctx)
     col_str(r, i, 2, k.name, sizeof k.name);
     k.created_at = col_i64(r, i, 3);
     k.revoked_at = col_i64(r, i, 4);
+    memset(k.hash, 0, sizeof k.hash);
+    const char *hx = PQgetvalue(r, i, 5);
+    for (size_t j = 0; PQgetlength(r, i, 5) == 64 && j < 32; j++) {
+        unsigned hi = (unsigned)(hx[2 * j] <= '9' ? hx[2 * j] - '0' : hx[2 * j] - 'a' + 10);
+        unsigned lo =
+            (unsigned)(hx[2 * j + 1] <= '9' ? hx[2 * j + 1] - '0' : hx[2 * j + 1] - 'a' + 10);
+        k.hash[j] = (uint8_t)(hi << 4 | lo);
+    }
     return w->cb(&k, w->userdata);
 }
 
@@ -2113,6 +2151,161 @@ static int pg_clock(meta_store *ms, int64_t *now, st_err *e)
     return rc != META_OK ? rc : query_i64(c, S_CLOCK, NULL, now, NULL, e);
 }
 
+/* ---- the whole store (fsck, migrate) ---- */
+
+typedef struct store_walk {
+    meta_file_cb file;
+    meta_upload_cb upload;
+    meta_intent_cb intent;
+    meta_org_cb org;
+    meta_owner_cb owner;
+    void *userdata;
+    int n;
+} store_walk;
+
+static int owner_walk_row(const PGresult *r, int i, void *ctx)
+{
+    store_walk *w = ctx;
+    return w->owner(PQgetvalue(r, i, 0), col_i64(r, i, 1), w->userdata);
+}
+
+static int file_walk_row(const PGresult *r, int i, void *ctx)
+{
+    store_walk *w = ctx;
+    meta_file f;
+    w->n++;
+    row_file(r, i, &f);
+    return w->file(&f, w->userdata);
+}
+
+static int pg_file_walk(
+    meta_store *ms, int64_t after_seq, int limit, meta_file_cb cb, void *userdata, st_err *e)
+{
+    store_walk w = {.file = cb, .userdata = userdata};
+    params p = {0};
+    pg_conn *c;
+    int rc;
+
+    if (!cb || limit < 1 || limit > TAKE_LIMIT_MAX)
+        return invalid("file_walk", e);
+    p_int(&p, after_seq);
+    p_int(&p, limit);
+    rc = conn_get((pg_store *)ms, &c, e);
+    if (rc == META_OK)
+        rc = walk(c, S_FILE_WALK, &p, file_walk_row, &w, e);
+    return rc != META_OK ? rc : w.n;
+}
+
+static int upload_walk_row(const PGresult *r, int i, void *ctx)
+{
+    store_walk *w = ctx;
+    meta_upload u;
+    w->n++;
+    row_upload(r, i, &u);
+    return w->upload(&u, w->userdata);
+}
+
+static int pg_upload_walk(
+    meta_store *ms, const char *after, int limit, meta_upload_cb cb, void *userdata, st_err *e)
+{
+    store_walk w = {.upload = cb, .userdata = userdata};
+    params p = {0};
+    pg_conn *c;
+    int rc;
+
+    if (!cb || !after || limit < 1 || limit > TAKE_LIMIT_MAX)
+        return invalid("upload_walk", e);
+    p_txt(&p, after);
+    p_int(&p, limit);
+    rc = conn_get((pg_store *)ms, &c, e);
+    if (rc == META_OK)
+        rc = walk(c, S_UPLOAD_WALK, &p, upload_walk_row, &w, e);
+    return rc != META_OK ? rc : w.n;
+}
+
+static int intent_walk_row(const PGresult *r, int i, void *ctx)
+{
+    store_walk *w = ctx;
+    meta_intent in;
+    col_str(r, i, 0, in.blob, sizeof in.blob);
+    col_str(r, i, 1, in.org, sizeof in.org);
+    col_str(r, i, 2, in.owner, sizeof in.owner);
+    in.reserved = col_i64(r, i, 3);
+    in.created_at = col_i64(r, i, 4);
+    return w->intent(&in, w->userdata);
+}
+
+static int org_walk_row(const PGresult *r, int i, void *ctx)
+{
+    store_walk *w = ctx;
+    meta_org o;
+    col_str(r, i, 0, o.id, sizeof o.id);
+    o.used = col_i64(r, i, 1);
+    o.reserved = col_i64(r, i, 2);
+    return w->org(&o, w->userdata);
+}
+
+static int walk_all(meta_store *ms, int id, row_fn fn, store_walk *w, st_err *e)
+{
+    params p = {0};
+    pg_conn *c;
+    int rc = conn_get((pg_store *)ms, &c, e);
+    return rc != META_OK ? rc : walk(c, id, &p, fn, w, e);
+}
+
+static int pg_intent_walk(meta_store *ms, meta_intent_cb cb, void *userdata, st_err *e)
+{
+    store_walk w = {.intent = cb, .userdata = userdata};
+    return cb ? walk_all(ms, S_INTENT_WALK, intent_walk_row, &w, e) : invalid("intent_walk", e);
+}
+
+static int pg_org_walk(meta_store *ms, meta_org_cb cb, void *userdata, st_err *e)
+{
+    store_walk w = {.org = cb, .userdata = userdata};
+    return cb ? walk_all(ms, S_ORG_WALK, org_walk_row, &w, e) : invalid("org_walk", e);
+}
+
+static int pg_owner_walk(meta_store *ms, meta_owner_cb cb, void *userdata, st_err *e)
+{
+    store_walk w = {.owner = cb, .userdata = userdata};
+    return cb ? walk_all(ms, S_OWNER_WALK, owner_walk_row, &w, e) : invalid("owner_walk", e);
+}
+
+static int row_drop(meta_store *ms, int id, const char *key, st_err *e)
+{
+    params p = {0};
+    int64_t n = 0;
+    pg_conn *c;
+    int rc;
+
+    if (!str_ok(key, META_ID_MAX))
+        return invalid(stmts[id].name, e);
+    p_txt(&p, key);
+    rc = conn_get((pg_store *)ms, &c, e);
+    if (rc == META_OK)
+        rc = run(c, id, &p, &n, e);
+    if (rc == META_OK && n == 0)
+        rc = err(e, ST_E_NOTFOUND, "drop: no such row");
+    return rc;
+}
+
+static int pg_file_drop(meta_store *ms, const char *id, st_err *e)
+{
+    return row_drop(ms, S_FILE_DROP, id, e);
+}
+
+static int pg_part_drop(meta_store *ms, const char *id, st_err *e)
+{
+    return row_drop(ms, S_PART_DROP, id, e);
+}
+
+static int pg_usage_recompute(meta_store *ms, st_err *e)
+{
+    pg_conn *c;
+    int rc = conn_get((pg_store *)ms, &c, e);
+    return rc != META_OK ? rc : run(c, S_USAGE_RECOMPUTE, NULL, NULL, e);
+}
+
 /* ---- lifecycle ---- */
 
 static void pg_free(meta_store *ms)
@@ -2208,6 +2401,14 @@ static const meta_ops pg_ops = {
     .upload_complete = pg_upload_complete,
     .upload_take_expired = pg_upload_take_expired,
     .uploads_purge = pg_uploads_purge,
+    .file_walk = pg_file_walk,
+    .upload_walk = pg_upload_walk,
+    .intent_walk = pg_intent_walk,
+    .org_walk = pg_org_walk,
+    .owner_walk = pg_owner_walk,
+    .file_drop = pg_file_drop,
+    .part_drop = pg_part_drop,
+    .usage_recompute = pg_usage_recompute,
     .org_usage = pg_org_usage,
     .stats = pg_stats,
     .org_file_count = pg_org_file_count,

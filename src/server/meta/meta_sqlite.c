@@ -175,6 +175,13 @@ enum {
     ST_PART_BLOBS,
     ST_PART_DEL,
     ST_ORG_FILES,
+    ST_FILE_WALK,
+    ST_UPLOAD_WALK,
+    ST_INTENT_WALK,
+    ST_ORG_WALK,
+    ST_OWNER_WALK,
+    ST_PART_DROP,
+    ST_USAGE_RECOMPUTE,
     ST_LIST, /* 8 variants follow */
     ST_COUNT = ST_LIST + 8,
 };
@@ -190,8 +197,8 @@ static const char *const sql_text[ST_COUNT] = {
     [ST_KEY_LOOKUP] = "SELECT org, hash FROM api_keys WHERE hash = ?1 AND revoked_at IS NULL",
     [ST_KEY_INSERT] = "INSERT INTO api_keys(id, hash, org, name, created_at, revoked_at)"
                       " VALUES (?1, ?2, ?3, ?4, ?5, nullif(?6, 0))",
-    [ST_KEY_LIST] = "SELECT id, org, name, created_at, coalesce(revoked_at, 0) FROM api_keys"
-                    " ORDER BY created_at, id",
+    [ST_KEY_LIST] = "SELECT id, org, name, created_at, coalesce(revoked_at, 0), hash"
+                    " FROM api_keys ORDER BY created_at, id",
     [ST_KEY_REVOKE] = "UPDATE api_keys SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
     [ST_KEY_COUNT] = "SELECT count(*) FROM api_keys WHERE revoked_at IS NULL",
     [ST_INTENT_INSERT] = "INSERT INTO intents(blob, org, reserved, created_at, owner)"
@@ -260,6 +267,18 @@ static const char *const sql_text[ST_COUNT] = {
      * count with the VISIBLE test. */
     [ST_ORG_FILES] = "SELECT (SELECT count(*) FROM files WHERE org = ?1)"
                      " - (SELECT count(*) FROM files WHERE +org = ?1 AND expires_at <= ?2)",
+    [ST_FILE_WALK] = "SELECT " FILE_COLS " FROM files WHERE rowid > ?1 ORDER BY rowid LIMIT ?2",
+    [ST_UPLOAD_WALK] = "SELECT " UPLOAD_COLS " FROM uploads WHERE id > ?1 ORDER BY id LIMIT ?2",
+    [ST_INTENT_WALK] = "SELECT blob, org, owner, reserved, created_at FROM intents ORDER BY blob",
+    [ST_ORG_WALK] = "SELECT id, used_bytes, reserved_bytes FROM orgs ORDER BY id",
+    [ST_OWNER_WALK] = "SELECT id, expires_at FROM owners ORDER BY id",
+    [ST_PART_DROP] = "DELETE FROM parts WHERE id = ?1",
+    [ST_USAGE_RECOMPUTE] =
+        "UPDATE orgs SET"
+        " used_bytes = (SELECT coalesce(sum(bytes), 0) FROM files f WHERE f.org = orgs.id)"
+        " + (SELECT coalesce(sum(bytes), 0) FROM parts p WHERE p.org = orgs.id),"
+        " reserved_bytes = (SELECT coalesce(sum(reserved), 0) FROM intents i"
+        " WHERE i.org = orgs.id)",
     [ST_LIST + 0] = LIST_SQL(P_ANY, "", "ASC"),
     [ST_LIST + 1] = LIST_SQL(P_ANY, C_GT, "ASC"),
     [ST_LIST + 2] = LIST_SQL(P_EQ, "", "ASC"),
@@ -699,6 +718,9 @@ static int do_key_list(meta_store *ms, meta_key_cb cb, void *userdata)
         col_copy(st, 2, k.name, sizeof k.name);
         k.created_at = sqlite3_column_int64(st, 3);
         k.revoked_at = sqlite3_column_int64(st, 4);
+        memset(k.hash, 0, sizeof k.hash);
+        if (sqlite3_column_bytes(st, 5) == 32)
+            memcpy(k.hash, sqlite3_column_blob(st, 5), 32);
         int stop = cb(&k, userdata);
         if (stop != 0) {
             sqlite3_reset(st);
@@ -1358,10 +1380,27 @@ static int part_ok(const meta_part *p)
            blob_key_valid(p->blob) && p->bytes >= 0 && p->created_at >= 0;
 }
 
+/* A row of UPLOAD_COLS. */
+static void row_upload(sqlite3_stmt *st, meta_upload *out)
+{
+    char status[16];
+    col_copy(st, 0, out->id, sizeof out->id);
+    col_copy(st, 1, out->org, sizeof out->org);
+    col_copy(st, 2, out->filename, sizeof out->filename);
+    col_copy(st, 3, out->purpose, sizeof out->purpose);
+    out->bytes = sqlite3_column_int64(st, 4);
+    col_copy(st, 5, out->mime_type, sizeof out->mime_type);
+    out->expires_after_seconds = sqlite3_column_int64(st, 6);
+    out->created_at = sqlite3_column_int64(st, 7);
+    out->expires_at = sqlite3_column_int64(st, 8);
+    col_copy(st, 9, status, sizeof status);
+    out->status = upload_status_of(status);
+    col_copy(st, 10, out->file_id, sizeof out->file_id);
+}
+
 static int upload_fetch(sq_conn *c, const char *org, const char *id, meta_upload *out)
 {
     sqlite3_stmt *st;
-    char status[16];
     int rc = stmt(c, ST_UPLOAD_GET, &st);
 
     if (rc != META_OK)
@@ -1371,18 +1410,7 @@ static int upload_fetch(sq_conn *c, const char *org, const char *id, meta_upload
         return bind_err(c, st);
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
-        col_copy(st, 0, out->id, sizeof out->id);
-        col_copy(st, 1, out->org, sizeof out->org);
-        col_copy(st, 2, out->filename, sizeof out->filename);
-        col_copy(st, 3, out->purpose, sizeof out->purpose);
-        out->bytes = sqlite3_column_int64(st, 4);
-        col_copy(st, 5, out->mime_type, sizeof out->mime_type);
-        out->expires_after_seconds = sqlite3_column_int64(st, 6);
-        out->created_at = sqlite3_column_int64(st, 7);
-        out->expires_at = sqlite3_column_int64(st, 8);
-        col_copy(st, 9, status, sizeof status);
-        out->status = upload_status_of(status);
-        col_copy(st, 10, out->file_id, sizeof out->file_id);
+        row_upload(st, out);
         rc = META_OK;
     } else {
         rc = rc == SQLITE_DONE ? META_E_NOTFOUND : err_rc(rc);
@@ -1879,6 +1907,192 @@ static int migrate(sq_conn *c)
     return tx_end(c, rc);
 }
 
+/* ---- the whole store (fsck, migrate) ---- */
+
+static int fin(meta_store *ms, int rc, st_err *e, const char *what);
+
+/* Steps st (bound), calling row(st, ud) per row until it stops; resets. Returns 0, a failure,
+ * or the stop value; *n (if not NULL) gets how many rows were reported. */
+static int rows_each(sqlite3_stmt *st, int (*row)(sqlite3_stmt *st, void *ud), void *ud, int *n)
+{
+    int rc, stop = 0, count = 0;
+    while (stop == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        count++;
+        stop = row(st, ud);
+    }
+    sqlite3_reset(st);
+    if (n)
+        *n = count;
+    return stop != 0 ? stop : map_rc(rc);
+}
+
+typedef struct walk_cb {
+    meta_file_cb file;
+    meta_upload_cb upload;
+    meta_intent_cb intent;
+    meta_org_cb org;
+    meta_owner_cb owner;
+    void *ud;
+} walk_cb;
+
+static int owner_walk_row(sqlite3_stmt *st, void *ud)
+{
+    walk_cb *w = ud;
+    char id[OWNER_MAX];
+    col_copy(st, 0, id, sizeof id);
+    return w->owner(id, sqlite3_column_int64(st, 1), w->ud);
+}
+
+static int file_walk_row(sqlite3_stmt *st, void *ud)
+{
+    walk_cb *w = ud;
+    meta_file f;
+    row_file(st, &f);
+    return w->file(&f, w->ud);
+}
+
+static int do_file_walk(meta_store *ms, int64_t after, int limit, meta_file_cb cb, void *ud)
+{
+    sq_conn *c;
+    sqlite3_stmt *st;
+    walk_cb w = {.file = cb, .ud = ud};
+    int n = 0, rc;
+
+    if (!cb || limit < 1 || limit > LIST_LIMIT_MAX)
+        return META_E_INVALID;
+    rc = prep(ms, ST_FILE_WALK, &c, &st);
+    if (rc != META_OK)
+        return rc;
+    if ((sqlite3_bind_int64(st, 1, after) | sqlite3_bind_int(st, 2, limit)) != SQLITE_OK)
+        return bind_err(c, st);
+    rc = rows_each(st, file_walk_row, &w, &n);
+    return rc != META_OK ? rc : n;
+}
+
+static int upload_walk_row(sqlite3_stmt *st, void *ud)
+{
+    walk_cb *w = ud;
+    meta_upload u;
+    row_upload(st, &u);
+    return w->upload(&u, w->ud);
+}
+
+static int do_upload_walk(meta_store *ms, const char *after, int limit, meta_upload_cb cb, void *ud)
+{
+    sq_conn *c;
+    sqlite3_stmt *st;
+    walk_cb w = {.upload = cb, .ud = ud};
+    int n = 0, rc;
+
+    if (!cb || !after || limit < 1 || limit > LIST_LIMIT_MAX)
+        return META_E_INVALID;
+    rc = prep(ms, ST_UPLOAD_WALK, &c, &st);
+    if (rc != META_OK)
+        return rc;
+    if ((sqlite3_bind_text(st, 1, after, -1, SQLITE_STATIC) | sqlite3_bind_int(st, 2, limit)) !=
+        SQLITE_OK)
+        return bind_err(c, st);
+    rc = rows_each(st, upload_walk_row, &w, &n);
+    return rc != META_OK ? rc : n;
+}
+
+static int intent_walk_row(sqlite3_stmt *st, void *ud)
+{
+    walk_cb *w = ud;
+    meta_intent i;
+    col_copy(st, 0, i.blob, sizeof i.blob);
+    col_copy(st, 1, i.org, sizeof i.org);
+    col_copy(st, 2, i.owner, sizeof i.owner);
+    i.reserved = sqlite3_column_int64(st, 3);
+    i.created_at = sqlite3_column_int64(st, 4);
+    return w->intent(&i, w->ud);
+}
+
+static int org_walk_row(sqlite3_stmt *st, void *ud)
+{
+    walk_cb *w = ud;
+    meta_org o;
+    col_copy(st, 0, o.id, sizeof o.id);
+    o.used = sqlite3_column_int64(st, 1);
+    o.reserved = sqlite3_column_int64(st, 2);
+    return w->org(&o, w->ud);
+}
+
+static int do_walk_all(meta_store *ms, int id, int (*row)(sqlite3_stmt *, void *), walk_cb *w)
+{
+    sq_conn *c;
+    sqlite3_stmt *st;
+    int rc = prep(ms, id, &c, &st);
+    return rc != META_OK ? rc : rows_each(st, row, w, NULL);
+}
+
+/* Deletes the row id with statement sid in a transaction of its own: NOTFOUND if none. */
+static int do_row_drop(meta_store *ms, int sid, const char *id)
+{
+    sq_conn *c;
+    int rc;
+
+    if (!str_ok(id, META_ID_MAX))
+        return META_E_INVALID;
+    rc = tx_open((sq_store *)ms, &c);
+    if (rc != META_OK)
+        return rc;
+    rc = text_stmt(c, sid, id, 0);
+    if (rc == META_OK && sqlite3_changes(c->db) == 0)
+        rc = META_E_NOTFOUND;
+    return tx_end(c, rc);
+}
+
+static int do_usage_recompute(meta_store *ms)
+{
+    sq_conn *c;
+    int rc = tx_open((sq_store *)ms, &c);
+    if (rc != META_OK)
+        return rc;
+    return tx_end(c, run_id(c, ST_USAGE_RECOMPUTE));
+}
+
+static int sq_file_walk(
+    meta_store *ms, int64_t after, int limit, meta_file_cb cb, void *ud, st_err *e)
+{
+    return fin(ms, do_file_walk(ms, after, limit, cb, ud), e, "file walk");
+}
+static int sq_upload_walk(
+    meta_store *ms, const char *after, int limit, meta_upload_cb cb, void *ud, st_err *e)
+{
+    return fin(ms, do_upload_walk(ms, after, limit, cb, ud), e, "upload walk");
+}
+static int sq_intent_walk(meta_store *ms, meta_intent_cb cb, void *ud, st_err *e)
+{
+    walk_cb w = {.intent = cb, .ud = ud};
+    int rc = cb ? do_walk_all(ms, ST_INTENT_WALK, intent_walk_row, &w) : META_E_INVALID;
+    return fin(ms, rc, e, "intent walk");
+}
+static int sq_org_walk(meta_store *ms, meta_org_cb cb, void *ud, st_err *e)
+{
+    walk_cb w = {.org = cb, .ud = ud};
+    int rc = cb ? do_walk_all(ms, ST_ORG_WALK, org_walk_row, &w) : META_E_INVALID;
+    return fin(ms, rc, e, "org walk");
+}
+static int sq_owner_walk(meta_store *ms, meta_owner_cb cb, void *ud, st_err *e)
+{
+    walk_cb w = {.owner = cb, .ud = ud};
+    int rc = cb ? do_walk_all(ms, ST_OWNER_WALK, owner_walk_row, &w) : META_E_INVALID;
+    return fin(ms, rc, e, "owner walk");
+}
+static int sq_file_drop(meta_store *ms, const char *id, st_err *e)
+{
+    return fin(ms, do_row_drop(ms, ST_FILE_DEL, id), e, "file drop");
+}
+static int sq_part_drop(meta_store *ms, const char *id, st_err *e)
+{
+    return fin(ms, do_row_drop(ms, ST_PART_DROP, id), e, "part drop");
+}
+static int sq_usage_recompute(meta_store *ms, st_err *e)
+{
+    return fin(ms, do_usage_recompute(ms), e, "usage recompute");
+}
+
 /* ---- the ops: each fills the error record of a failure ---- */
 
 /* SQLite's own message and extended code when SQLite failed, else the code's name. Values >= 0
@@ -2096,6 +2310,14 @@ static const meta_ops sq_ops = {
     .upload_complete = sq_upload_complete,
     .upload_take_expired = sq_upload_take_expired,
     .uploads_purge = sq_uploads_purge,
+    .file_walk = sq_file_walk,
+    .upload_walk = sq_upload_walk,
+    .intent_walk = sq_intent_walk,
+    .org_walk = sq_org_walk,
+    .owner_walk = sq_owner_walk,
+    .file_drop = sq_file_drop,
+    .part_drop = sq_part_drop,
+    .usage_recompute = sq_usage_recompute,
     .org_usage = sq_org_usage,
     .stats = sq_stats,
     .org_file_count = sq_org_file_count,

@@ -15,7 +15,7 @@ int store_file_get(store *s, const char *org, const char *id, meta_file *out, st
 {
     if (!st_id_ok(id)) /* cannot be an id: no lookup */
         return st_fail_client(e, ST_E_NOTFOUND, "id", "No such File object: %.64s", id);
-    int rc = s->m->ops->file_get(s->m, org, id, store_now(s), out, e);
+    int rc = stm_file_get(s, org, id, store_now(s), out, e);
     if (rc == ST_E_NOTFOUND) {
         st_err_clear(e);
         return st_fail_client(e, ST_E_NOTFOUND, "id", "No such File object: %s", id);
@@ -37,8 +37,8 @@ int store_file_list(
         /* A cursor naming a file of the org continues from its place, also when the file was
          * deleted or expired since (its tombstone keeps the place); any other id is refused,
          * so an iteration never silently ends early. */
-        int rc = st_id_ok(q->after) ? s->m->ops->file_position(s->m, q->org, q->after, &pos, e)
-                                    : ST_E_NOTFOUND;
+        int rc =
+            st_id_ok(q->after) ? stm_file_position(s, q->org, q->after, &pos, e) : ST_E_NOTFOUND;
         if (rc == ST_E_NOTFOUND) {
             st_err_clear(e);
             return st_fail_client(e, ST_E_NOTFOUND, "after", "No such File object: %.64s",
@@ -48,19 +48,19 @@ int store_file_list(
             return rc;
         req.after = &pos;
     }
-    return s->m->ops->file_list(s->m, &req, cb, userdata, has_more, e);
+    return stm_file_list(s, &req, cb, userdata, has_more, e);
 }
 
 int store_file_delete(store *s, const char *org, const char *id, meta_file *out, st_err *e)
 {
     if (!st_id_ok(id))
         return st_fail_client(e, ST_E_NOTFOUND, "id", "No such File object: %.64s", id);
-    int rc = s->m->ops->file_delete(s->m, org, id, store_now(s), out, e);
+    int rc = stm_file_delete(s, org, id, store_now(s), out, e);
     if (rc == ST_E_NOTFOUND) {
         st_err_clear(e);
         return st_fail_client(e, ST_E_NOTFOUND, "id", "No such File object: %s", id);
     }
-    if (rc == ST_OK)
+    if (rc == ST_OK && out->blob[0])
         st_remove_blob_cb(out->blob, s); /* the row is gone: the blob follows now or later */
     return rc;
 }

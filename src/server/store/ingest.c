@@ -59,7 +59,7 @@ static int quota_check(store_ingest *g, int64_t need, st_err *e)
 {
     store *s = g->s;
     int64_t used = 0, reserved = 0;
-    int rc = s->m->ops->org_usage(s->m, g->org, &used, &reserved, e);
+    int rc = stm_org_usage(s, g->org, &used, &reserved, e);
     if (rc)
         return rc;
     g->checked = need;
@@ -74,10 +74,32 @@ static int intent(store_ingest *g, st_err *e)
     if (blob_key_new(g->blob))
         return st_fail(e, ST_E_IO, "store", 0, "no random numbers for a blob key");
     store *s = g->s;
-    int rc = s->m->ops->intent_open(s->m, g->org, g->blob, s->owner, store_now(s), e);
+    int rc = stm_intent_open(s, g->org, g->blob, store_now(s), e);
     if (rc == ST_OK)
         g->intent = 1;
     return rc;
+}
+
+/* Reserves delta against the fresh intent. Adding is not the same twice: when a lost connection
+ * leaves it unknown whether the reservation was made, the intent is dropped (which releases
+ * whatever it holds) and a new one, under a new key, is reserved instead (a bounded number of
+ * times). */
+static int reserve(store_ingest *g, int64_t delta, st_err *e)
+{
+    store *s = g->s;
+    for (int restart = 0;; restart++) {
+        int unknown = 0;
+        st_err mine = ST_ERR_INIT, drop = ST_ERR_INIT;
+        int rc = stm_intent_reserve(s, g->blob, delta, &unknown, &mine);
+        if (!unknown || restart >= s->lim.meta_retries || stm_intent_drop(s, g->blob, &drop)) {
+            if (rc && e && e->code == ST_OK)
+                *e = mine;
+            return rc; /* an intent left holding a reservation is dropped by store_ingest_free */
+        }
+        g->intent = 0;
+        if ((rc = intent(g, e)) != ST_OK)
+            return rc;
+    }
 }
 
 int store_ingest_begin(store *s,
@@ -104,7 +126,7 @@ int store_ingest_begin(store *s,
         st_err mine = ST_ERR_INIT;
         rc = intent(g, e);
         if (rc == ST_OK)
-            rc = s->m->ops->intent_reserve(s->m, g->blob, declared, s->lim.org_max, &mine);
+            rc = reserve(g, declared, &mine);
         if (rc == ST_OK) /* the body cannot be longer: the quota can no longer refuse it */
             g->reserved = declared;
         else if (rc == ST_E_QUOTA) /* hold nothing; refuse only what cannot fit at all */
@@ -216,7 +238,7 @@ static int commit_file(void *ctx, st_err *e)
 {
     file_commit_ctx *c = ctx;
     store *s = c->g->s;
-    return s->m->ops->file_commit(s->m, c->f, s->lim.org_max, e);
+    return stm_file_commit(s, c->f, e);
 }
 
 int store_ingest_file(store_ingest *g, meta_file *f, st_err *e)
@@ -255,7 +277,7 @@ static int commit_part(void *ctx, st_err *e)
     part_commit_ctx *c = ctx;
     store *s = c->g->s;
     int64_t parts_max = c->u->bytes > INT64_MAX / 2 ? INT64_MAX : 2 * c->u->bytes;
-    return s->m->ops->part_commit(s->m, c->p, store_now(s), s->lim.org_max, parts_max, e);
+    return stm_part_commit(s, c->p, store_now(s), parts_max, e);
 }
 
 int store_ingest_part(store_ingest *g, const meta_upload *u, meta_part *p, st_err *e)
@@ -299,6 +321,6 @@ void store_ingest_free(store_ingest *g)
     if (!g->committed && g->blob_committed)
         s->b->ops->remove(s->b, g->blob, &e); /* a failure leaves it to the intent's reaper */
     if (!g->committed && g->intent)
-        s->m->ops->intent_drop(s->m, g->blob, &e);
+        stm_intent_drop(s, g->blob, &e);
     free(g);
 }

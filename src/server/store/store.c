@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "server/ids.h"
+#include "server/log.h"
 #include "server/store/store_internal.h"
 
 /* The operations every metadata backend must have (the optional ones are capabilities). */
@@ -21,8 +22,9 @@ static int meta_complete(const meta_ops *o)
            o->blob_referenced && o->cursor_tombs_purge && o->blob_tombs_take && o->blob_tomb_done &&
            o->upload_create && o->upload_get && o->upload_cancel && o->part_commit &&
            o->upload_parts && o->upload_complete && o->upload_take_expired && o->uploads_purge &&
-           o->org_usage && o->stats && o->free &&
-           (!(o->caps & META_CAP_FILE_COUNT) || o->org_file_count) &&
+           o->org_usage && o->stats && o->free && o->file_walk && o->upload_walk &&
+           o->intent_walk && o->org_walk && o->owner_walk && o->file_drop && o->part_drop &&
+           o->usage_recompute && (!(o->caps & META_CAP_FILE_COUNT) || o->org_file_count) &&
            (!(o->caps & META_CAP_CLOCK) || o->clock);
 }
 
@@ -86,9 +88,10 @@ int store_open(
         free(s);
         return st_fail(e, ST_E_IO, "store", 0, "no random numbers for the owner id");
     }
-    rc = m->ops->owner_renew(m, s->owner, store_now(s), s->lim.lease_ttl, e);
+    st_clock_sync(s); /* before the first time is stamped */
+    rc = stm_owner_renew(s, store_now(s), e);
     if (rc == ST_OK && exclusive) /* alone on these backends: every other owner is gone */
-        rc = m->ops->owner_forget(m, NULL, s->owner, e);
+        rc = stm_owner_forget(s, NULL, s->owner, e);
     if (rc) {
         free(s);
         return rc;
@@ -102,15 +105,32 @@ void store_free(store *s)
     if (!s)
         return;
     st_err e = ST_ERR_INIT;
-    s->m->ops->owner_forget(s->m, s->owner, NULL, &e); /* best effort: the lease runs out anyway */
+    stm_owner_forget(s, s->owner, NULL, &e); /* best effort: the lease runs out anyway */
     free(s);
+}
+
+int64_t st_host_now(const store *s)
+{
+    return s->lim.host_clock ? s->lim.host_clock() : (int64_t)time(NULL);
+}
+
+const char *store_owner(const store *s)
+{
+    return s->owner;
+}
+
+int store_forget_owner(store *s, const char *owner, st_err *e)
+{
+    if (!owner || !strcmp(owner, s->owner))
+        return st_fail(e, ST_E_INVALID, "store", 0, "not another owner");
+    return stm_owner_forget(s, owner, NULL, e);
 }
 
 int64_t store_now(store *s)
 {
     /* Never back in time (the wall clock stepped back, or a new skew): a file created later
      * must never sort before one created earlier, or before a deleted one's cursor. */
-    long long now = (long long)time(NULL) + s->lim.clock_offset + atomic_load(&s->skew);
+    long long now = (long long)st_host_now(s) + s->lim.clock_offset + atomic_load(&s->skew);
     long long last = atomic_load(&s->last);
     while (now > last && !atomic_compare_exchange_weak(&s->last, &last, now))
         ;
@@ -120,36 +140,42 @@ int64_t store_now(store *s)
 int store_org_usage(
     store *s, const char *org, int64_t *used, int64_t *reserved, int64_t *files, st_err *e)
 {
-    int rc = s->m->ops->org_usage(s->m, org, used, reserved, e);
+    int rc = stm_org_usage(s, org, used, reserved, e);
     *files = -1;
     if (rc == ST_OK && (s->m->ops->caps & META_CAP_FILE_COUNT))
-        rc = s->m->ops->org_file_count(s->m, org, store_now(s), files, e);
+        rc = stm_org_file_count(s, org, store_now(s), files, e);
     return rc;
 }
 
 int store_key_lookup(store *s, const uint8_t hash[32], char org[META_ORG_MAX], st_err *e)
 {
-    return s->m->ops->key_lookup(s->m, hash, org, e);
+    return stm_key_lookup(s, hash, org, e);
 }
 
 int store_health(store *s, st_err *e)
 {
     int64_t n;
-    return s->m->ops->key_count_active(s->m, &n, e);
+    return stm_key_count(s, &n, e);
 }
 
 int store_key_count(store *s, int64_t *out, st_err *e)
 {
-    return s->m->ops->key_count_active(s->m, out, e);
+    return stm_key_count(s, out, e);
 }
 
 int store_stats(store *s, int64_t *files, int64_t *bytes, st_err *e)
 {
     meta_stats st = {0, 0};
-    int rc = s->m->ops->stats(s->m, &st, e);
+    int rc = stm_stats(s, &st, e);
     *files = rc == ST_OK ? st.files : -1;
     *bytes = rc == ST_OK ? st.bytes : -1;
     return rc;
+}
+
+void store_retry_stats(store *s, int64_t *retries, int64_t *resolved)
+{
+    *retries = atomic_load(&s->retries);
+    *resolved = atomic_load(&s->resolved);
 }
 
 /* ---- shared helpers ---- */
@@ -214,7 +240,14 @@ int st_remove_blob_cb(const char *blob, void *ud)
 {
     store *s = ud;
     st_err e = ST_ERR_INIT;
-    if (s->b->ops->remove(s->b, blob, &e) == ST_OK)
-        s->m->ops->blob_tomb_done(s->m, blob, &e); /* else the collector retries it later */
+    if (s->b->ops->remove(s->b, blob, &e) == ST_OK) {
+        stm_blob_tomb_done(s, blob, &e); /* if this fails, the removal is redone */
+        return 0;
+    }
+    /* The tombstone stays: the collector retries later. Counted so drains stop for this pass
+     * instead of taking the same tombstones again. */
+    atomic_fetch_add(&s->remove_failures, 1);
+    LOG(LOG_WARN, "msg=\"blob removal failed\" blob=%s code=%s backend=%s sys=%ld message=\"%s\"",
+        blob, st_code_name(e.code), e.backend ? e.backend : "-", e.sys, e.msg);
     return 0;
 }

@@ -43,6 +43,11 @@ typedef struct store_limits {
     int64_t upload_keep;  /* seconds a finished upload is kept after its expiry */
     int64_t lease_ttl;    /* seconds an owner's lease lasts without renewal */
     int64_t clock_offset; /* testing aid: seconds added to the clock */
+    int64_t meta_retries; /* retryable metadata failures are tried again this many times */
+    /* Testing seam: this host's clock, Unix seconds (NULL: time(2)). A host clock that is off
+     * changes nothing where the metadata backend has a clock (META_CAP_CLOCK): store_now is
+     * corrected by the difference measured against the database. */
+    int64_t (*host_clock)(void);
 } store_limits;
 
 #define STORE_UPLOAD_TTL  3600    /* an Upload may be completed within this */
@@ -60,6 +65,13 @@ int store_open(
     store **out, meta_store *m, blob_store *b, const store_limits *lim, int exclusive, st_err *e);
 /* Forgets this store's owner (a clean stop: its intents are gone) and frees it. */
 void store_free(store *s);
+
+/* This store's owner id ("own_" + 16 hex digits), new at every open. */
+const char *store_owner(const store *s);
+/* Forgets another owner that the caller knows is gone (the previous process on the same data
+ * dir, whose lock the caller now holds): its intents are reapable at once, by store_recover,
+ * instead of once its lease runs out. */
+int store_forget_owner(store *s, const char *owner, st_err *e);
 
 /* Unix seconds, the store's clock (the database's where it has one); never goes back. */
 int64_t store_now(store *s);
@@ -175,6 +187,10 @@ int store_health(store *s, st_err *e);
 int store_key_count(store *s, int64_t *out, st_err *e);
 /* Files and bytes stored, every organization (-1 each on failure). */
 int store_stats(store *s, int64_t *files, int64_t *bytes, st_err *e);
+
+/* Metadata calls tried again since the store opened (retries), and of those, changes a lost
+ * attempt was found to have made (resolved): see store/meta_calls.c. */
+void store_retry_stats(store *s, int64_t *retries, int64_t *resolved);
 
 /* ---- maintenance ---- */
 

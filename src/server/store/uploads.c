@@ -37,7 +37,7 @@ static int fetch(store *s, const char *org, const char *id, meta_upload *out, st
 {
     if (!st_id_ok(id))
         return no_such_upload(id, e);
-    int rc = s->m->ops->upload_get(s->m, org, id, out, e);
+    int rc = stm_upload_get(s, org, id, out, e);
     if (rc == ST_E_NOTFOUND) {
         st_err_clear(e);
         return no_such_upload(id, e);
@@ -64,7 +64,7 @@ typedef struct create_ctx {
 static int create(void *ctx, st_err *e)
 {
     create_ctx *c = ctx;
-    return c->s->m->ops->upload_create(c->s->m, c->u, e);
+    return stm_upload_create(c->s, c->u, e);
 }
 
 int store_upload_create(store *s, meta_upload *u, st_err *e)
@@ -95,8 +95,7 @@ int store_upload_cancel(store *s, const char *org, const char *id, meta_upload *
     if (!st_id_ok(id))
         return no_such_upload(id, e);
     st_err mine = ST_ERR_INIT;
-    int rc =
-        s->m->ops->upload_cancel(s->m, org, id, store_now(s), out, st_remove_blob_cb, s, &mine);
+    int rc = stm_upload_cancel(s, org, id, store_now(s), out, st_remove_blob_cb, s, &mine);
     if (rc == ST_E_STATE) {
         as_of(s, out);
         return not_pending(out, e);
@@ -274,8 +273,7 @@ static int complete_commit(void *ctx, st_err *e)
 {
     complete_ctx *c = ctx;
     store *s = c->s;
-    return s->m->ops->upload_complete(s->m, c->u->id, c->f, store_now(s), s->lim.org_max,
-                                      st_remove_blob_cb, s, e);
+    return stm_upload_complete(s, c->u->id, c->f, store_now(s), st_remove_blob_cb, s, e);
 }
 
 /* The file row of an assembled upload: its created_at is the upload's, as the real service
@@ -339,7 +337,7 @@ int store_upload_complete(store *s,
     int rc = list && buf ? fetch(s, org, id, u, e) : st_fail(e, ST_E_NOMEM, "store", 0, "memory");
     if (rc == ST_OK && u->status != META_UPLOAD_PENDING)
         rc = not_pending(u, e);
-    if (rc == ST_OK && s->m->ops->upload_parts(s->m, org, u->id, collect_part, &all, e))
+    if (rc == ST_OK && stm_upload_parts(s, org, u->id, collect_part, &all, e))
         rc = e && e->code ? e->code : ST_E_NOMEM;
     if (rc == ST_OK)
         rc = resolve(u, part_ids, n, &all, list, e);

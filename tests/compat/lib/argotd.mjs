@@ -8,12 +8,18 @@
 //   await srv.close();  // SIGTERM, SIGKILL after a timeout, removes the temp dir
 //   await srv.kill();   // SIGKILL (a crash);  await srv.fsck({repair}) -> {code, problems}
 //
+// ARGOT_TEST_META=pg runs every instance on PostgreSQL: one throwaway PostgreSQL 15 per test
+// file (scripts/testsrv/pg-up.sh, stopped at exit, or by a watchdog if this process is killed),
+// a fresh database per instance, `--meta postgres://... --blob file:DATADIR`, and keys and fsck
+// with the same --meta. Where PostgreSQL cannot be installed the file exits 77 (ctest: skipped)
+// after a loud notice.
+//
 // Every instance is also killed and its temp dir removed when the test process exits, however
 // it exits (test failure, uncaught exception, SIGINT/SIGTERM), so no argotd is left behind.
 // Binary: $ARGOTD (ctest sets it to the built target).
 
-import { spawn, execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, readFileSync, readdirSync, existsSync, statSync, accessSync, constants } from 'node:fs';
+import { spawn, execFile, execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, readFileSync, readdirSync, existsSync, statSync, accessSync, constants, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
@@ -38,6 +44,94 @@ if (!existsSync(join(here, '..', 'node_modules', 'openai', 'package.json'))) {
   );
 }
 export const STOP_TIMEOUT_MS = 10000;
+
+// ---- PostgreSQL (ARGOT_TEST_META=pg) ----
+export const TEST_META = process.env.ARGOT_TEST_META || '';
+const PGBIN = process.env.PGBIN || '/usr/lib/postgresql/15/bin';
+let pg = null; // {dir, port}
+let pgDbSeq = 0;
+
+function pgStop() {
+  if (!pg) return;
+  try {
+    execFileSync(join(REPO_ROOT, 'scripts', 'testsrv', 'pg-down.sh'), [pg.dir], { stdio: 'ignore', timeout: 30000 });
+  } catch {
+    /* the watchdog tries again */
+  }
+  pg = null;
+}
+
+function pgStart() {
+  const dir = mkdtempSync(join(tmpdir(), `argot-pg-${process.pid}-`));
+  const down = join(REPO_ROOT, 'scripts', 'testsrv', 'pg-down.sh');
+  // Stops the server once this process is gone, however it goes (ctest's timeout SIGKILLs it).
+  spawn('/bin/sh', ['-c', 'while kill -0 "$0" 2>/dev/null; do sleep 1; done; exec "$1" "$2"', String(process.pid), down, dir], {
+    detached: true,
+    stdio: 'ignore',
+  }).unref();
+  const uri = execFileSync(join(REPO_ROOT, 'scripts', 'testsrv', 'pg-up.sh'), [dir], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    timeout: 600000,
+  }).trim();
+  if (existsSync(join(dir, 'skip'))) {
+    const why = readFileSync(join(dir, 'skip'), 'utf8').trim();
+    process.stderr.write(`\n*** SKIPPING this compat file on PostgreSQL (ARGOT_TEST_META=pg): ${why} ***\n\n`);
+    rmSync(dir, { recursive: true, force: true });
+    process.exit(77);
+  }
+  const m = uri.match(/:(\d+)\/argot$/);
+  if (!m) throw new Error(`pg-up.sh printed ${JSON.stringify(uri)}`);
+  pg = { dir, port: +m[1] };
+  process.on('exit', pgStop);
+}
+
+/** A fresh, empty database on the test file's PostgreSQL; returns its URL. */
+export function pgDatabase() {
+  if (!pg) throw new Error('pgDatabase: ARGOT_TEST_META=pg is not set');
+  const name = `argot_${++pgDbSeq}`;
+  execFileSync(join(PGBIN, 'createdb'), ['-h', '127.0.0.1', '-p', String(pg.port), '-U', 'argot', name], { stdio: 'inherit' });
+  return `postgresql://argot@127.0.0.1:${pg.port}/${name}`;
+}
+
+/** The test file's PostgreSQL ({dir, port}), or null when not on PostgreSQL. */
+export function pgServer() {
+  return pg;
+}
+
+/**
+ * Stops the test file's PostgreSQL (fast shutdown: every session is cut) and resolves once it is
+ * gone; pgResume() starts it again on the same data, port and options (its postmaster.opts).
+ */
+export async function pgPause() {
+  const pid = +readFileSync(join(pg.dir, 'pid'), 'utf8').trim();
+  process.kill(pid, 'SIGINT');
+  for (let i = 0; i < 3000 && alive(pid); i++) await sleep(10);
+  if (alive(pid)) throw new Error(`PostgreSQL ${pid} did not stop`);
+}
+
+export async function pgResume() {
+  const opts = readFileSync(join(pg.dir, 'data', 'postmaster.opts'), 'utf8');
+  const argv = [...opts.matchAll(/"([^"]*)"|(\S+)/g)].map((m) => m[1] ?? m[2]);
+  const asUser = process.getuid() === 0 ? ['setpriv', `--reuid=${process.env.PG_USER || 'postgres'}`, `--regid=${process.env.PG_USER || 'postgres'}`, '--init-groups'] : [];
+  const cmd = [...asUser, ...argv];
+  const log = join(pg.dir, 'server.log');
+  spawn('/bin/sh', ['-c', 'exec "$@" >>"$LOG" 2>&1', 'sh', ...cmd], { detached: true, stdio: 'ignore', env: { ...process.env, LOG: log } }).unref();
+  for (let i = 0; i < 3000; i++) {
+    try {
+      execFileSync(join(PGBIN, 'pg_isready'), ['-q', '-h', '127.0.0.1', '-p', String(pg.port)], { stdio: 'ignore' });
+      const pid = readFileSync(join(pg.dir, 'data', 'postmaster.pid'), 'utf8').split('\n')[0];
+      writeFileSync(join(pg.dir, 'pid'), `${pid}\n`);
+      return;
+    } catch {
+      await sleep(20);
+    }
+  }
+  throw new Error(`PostgreSQL did not start again:\n${readFileSync(log, 'utf8').slice(-2000)}`);
+}
+
+if (TEST_META === 'pg') pgStart();
+else if (TEST_META) throw new Error(`ARGOT_TEST_META=${TEST_META}: only "pg" is known`);
 
 const live = new Set(); // instances whose process or temp dir may still exist
 
@@ -160,7 +254,7 @@ function probe(port, path, timeoutMs = 1000) {
 }
 
 export class Argotd {
-  constructor({ flags = [], env = {}, keepDir = false, nofile = 0 } = {}) {
+  constructor({ flags = [], env = {}, keepDir = false, nofile = 0, local = false } = {}) {
     this.bin = argotdBinary();
     this.dir = mkdtempSync(join(tmpdir(), `${TMP_PREFIX}${process.pid}-`)); // 0700
     this.dataDir = this.dir; // --data DIR
@@ -177,7 +271,26 @@ export class Argotd {
     this.logBytes = 0;
     this.exits = []; // {code, signal, killed} of every process this instance ran
     this.keySeq = 0;
+    // --meta of every command; local: the data dir's own SQLite store whatever ARGOT_TEST_META
+    this.metaURL = TEST_META === 'pg' && !local ? pgDatabase() : null;
     live.add(this);
+  }
+
+  /** How `argotd keys` reaches this instance's keys. */
+  keyArgs() {
+    return this.metaURL ? ['--meta', this.metaURL] : ['--data', this.dataDir];
+  }
+
+  /** How `argotd fsck` reaches this instance's store: its data dir (whose LOCK fsck takes),
+   * and on PostgreSQL the same --meta and --blob as the server. */
+  storeArgs() {
+    return this.metaURL ? ['--data', this.dataDir, '--meta', this.metaURL, '--blob', `file:${this.dataDir}`] : ['--data', this.dataDir];
+  }
+
+  /** The server's backend flags: on PostgreSQL --meta and --blob, unless the test gives its own. */
+  backendFlags() {
+    if (!this.metaURL || this.flags.includes('--meta') || this.flags.includes('--blob')) return [];
+    return ['--meta', this.metaURL, '--blob', `file:${this.dataDir}`];
   }
 
   get origin() {
@@ -196,7 +309,7 @@ export class Argotd {
   /** Creates an API key for org with `argotd keys create`; returns the key. */
   async createKey(org, name) {
     name = name || `compat-${org}-${++this.keySeq}`;
-    const { stdout } = await run(this.bin, ['keys', 'create', '--data', this.dataDir, '--org', org, '--name', name]);
+    const { stdout } = await run(this.bin, ['keys', 'create', ...this.keyArgs(), '--org', org, '--name', name]);
     const key = stdout.trim();
     if (!/^sk-argot-[1-9A-HJ-NP-Za-km-z]{40}$/.test(key)) {
       throw new Error(`argotd keys create printed ${JSON.stringify(stdout)}; expected sk-argot- + 40 base58 alone`);
@@ -210,11 +323,11 @@ export class Argotd {
   async revokeKey(key) {
     const name = this.keyNames[key];
     if (!name) throw new Error('revokeKey: key not created by this harness');
-    const { stdout } = await run(this.bin, ['keys', 'list', '--data', this.dataDir]);
+    const { stdout } = await run(this.bin, ['keys', 'list', ...this.keyArgs()]);
     const line = stdout.split('\n').find((l) => l.split(/[\s,|]+/).includes(name));
     const id = line && line.match(/\bkey_[A-Za-z0-9_-]+/);
     if (!id) throw new Error(`argotd keys list shows no key_ id for name ${name}:\n${stdout}`);
-    await run(this.bin, ['keys', 'revoke', '--data', this.dataDir, id[0]]);
+    await run(this.bin, ['keys', 'revoke', ...this.keyArgs(), id[0]]);
     return id[0];
   }
 
@@ -232,7 +345,7 @@ export class Argotd {
     if (this.running) throw new Error('argotd already running');
     if (flags) this.flags = flags;
     rmSync(this.portFile, { force: true });
-    const args = ['--listen', '127.0.0.1:0', '--data', this.dataDir, '--port-file', this.portFile, ...this.flags];
+    const args = ['--listen', '127.0.0.1:0', '--data', this.dataDir, '--port-file', this.portFile, ...this.backendFlags(), ...this.flags];
     const env = { ...process.env, ...this.env };
     for (const k of Object.keys(env)) if (k.startsWith('ARGOT_') && !(k in this.env)) delete env[k];
     const proc = this.nofile
@@ -334,7 +447,7 @@ export class Argotd {
    * exit status 1 (problems found).
    */
   async fsck({ repair = false } = {}) {
-    const args = ['fsck', '--data', this.dataDir, ...(repair ? ['--repair'] : [])];
+    const args = ['fsck', ...this.storeArgs(), ...(repair ? ['--repair'] : [])];
     return new Promise((res, rej) => {
       execFile(this.bin, args, { timeout: 60000, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
         const code = err ? err.code : 0;

@@ -1698,6 +1698,8 @@ static void test_version(void **state)
                 o->upload_parts && o->upload_complete && o->upload_take_expired &&
                 o->uploads_purge);
     assert_true(o->org_usage && o->stats && o->free);
+    assert_true(o->file_walk && o->upload_walk && o->intent_walk && o->org_walk && o->owner_walk &&
+                o->file_drop && o->part_drop && o->usage_recompute);
     if (o->clock) { /* the database's clock: a plausible Unix time */
         int64_t now = 0;
         EXPECT(META_OK, s, clock, &now);
@@ -1869,6 +1871,271 @@ static void test_concurrent_lease(void **state)
     assert_true(total >= 1);
 }
 
+/* ---- the whole store: walks and repairs (fsck, migrate) ---- */
+
+typedef struct key_seen {
+    meta_key v[8];
+    int n;
+} key_seen;
+
+static int key_collect_cb(const meta_key *k, void *userdata)
+{
+    key_seen *ks = userdata;
+    assert_true(ks->n < 8);
+    ks->v[ks->n++] = *k;
+    return 0;
+}
+
+/* key_list hands out each key's hash, so a key can be copied to another store whole. */
+static void test_key_list_hashes(void **state)
+{
+    meta_store *s = ((fx *)*state)->s;
+    uint8_t h1[32], h2[32];
+    meta_key k;
+    key_seen ks = {.n = 0};
+    hash_of(h1, 11), hash_of(h2, 12);
+    key_make(&k, "key_a", "org-a");
+    EXPECT(META_OK, s, key_create, &k, h1);
+    key_make(&k, "key_b", "org-a");
+    k.created_at = NOW + 1;
+    k.revoked_at = NOW + 5; /* created revoked: as copied from a store where it was */
+    EXPECT(META_OK, s, key_create, &k, h2);
+    EXPECT(META_OK, s, key_list, key_collect_cb, &ks);
+    assert_int_equal(ks.n, 2);
+    assert_string_equal(ks.v[0].id, "key_a");
+    assert_memory_equal(ks.v[0].hash, h1, 32);
+    assert_int_equal(ks.v[0].revoked_at, 0);
+    assert_string_equal(ks.v[1].id, "key_b");
+    assert_memory_equal(ks.v[1].hash, h2, 32);
+    assert_int_equal(ks.v[1].revoked_at, NOW + 5);
+    char org[META_ORG_MAX];
+    EXPECT(META_E_NOTFOUND, s, key_lookup, h2, org);
+}
+
+typedef struct seqs {
+    int64_t last;
+    int n;
+    ids got;
+} seqs;
+
+static int walk_file_cb(const meta_file *f, void *userdata)
+{
+    seqs *w = userdata;
+    assert_true(f->seq > w->last); /* creation order */
+    w->last = f->seq;
+    w->n++;
+    return ids_cb(f, &w->got);
+}
+
+/* Every file row in creation order, page by page, expired and other organizations' too. */
+static void test_file_walk(void **state)
+{
+    meta_store *s = ((fx *)*state)->s;
+    meta_file f;
+    for (int i = 0; i < 7; i++) {
+        char id[16];
+        (void)snprintf(id, sizeof id, "file-w%d", i);
+        file_make(&f, i % 2 ? "org-a" : "org-b", id, "assistants", i, NOW + 7 - i,
+                  i == 3 ? NOW + 1 : 0);
+        assert_int_equal(upload(s, &f, BIG_MAX), META_OK);
+    }
+    seqs w = {.last = 0, .n = 0, .got = {.n = 0}};
+    int n;
+    CALL(&n, s, file_walk, 0, 3, walk_file_cb, &w);
+    assert_int_equal(n, 3);
+    CALL(&n, s, file_walk, w.last, 3, walk_file_cb, &w);
+    assert_int_equal(n, 3);
+    CALL(&n, s, file_walk, w.last, 3, walk_file_cb, &w);
+    assert_int_equal(n, 1); /* the last page */
+    CALL(&n, s, file_walk, w.last, 3, walk_file_cb, &w);
+    assert_int_equal(n, 0);
+    assert_int_equal(w.got.n, 7);
+    for (int i = 0; i < 7; i++) {
+        char id[16];
+        (void)snprintf(id, sizeof id, "file-w%d", i);
+        assert_string_equal(w.got.v[i], id); /* file-w3 expired at NOW + 1: still walked */
+    }
+    EXPECT(42, s, file_walk, 0, 3, stop_file_cb, NULL);
+    EXPECT(META_E_INVALID, s, file_walk, 0, 0, count_file_cb, &n);
+}
+
+typedef struct up_seen {
+    meta_upload v[8];
+    int n;
+} up_seen;
+
+static int upload_collect_cb(const meta_upload *u, void *userdata)
+{
+    up_seen *us = userdata;
+    assert_true(us->n < 8);
+    us->v[us->n++] = *u;
+    return 0;
+}
+
+/* Every upload, any state, in id order, page by page. */
+static void test_upload_walk(void **state)
+{
+    meta_store *s = ((fx *)*state)->s;
+    meta_upload u, out;
+    upload_make(&u, "org-a", "upload_c", 10);
+    EXPECT(META_OK, s, upload_create, &u);
+    upload_make(&u, "org-b", "upload_a", 10);
+    EXPECT(META_OK, s, upload_create, &u);
+    upload_make(&u, "org-a", "upload_b", 10);
+    EXPECT(META_OK, s, upload_create, &u);
+    EXPECT(META_OK, s, upload_cancel, "org-a", "upload_b", NOW, &out, NULL, NULL);
+    up_seen us = {.n = 0};
+    int n;
+    CALL(&n, s, upload_walk, "", 2, upload_collect_cb, &us);
+    assert_int_equal(n, 2);
+    CALL(&n, s, upload_walk, us.v[1].id, 2, upload_collect_cb, &us);
+    assert_int_equal(n, 1);
+    assert_int_equal(us.n, 3);
+    assert_string_equal(us.v[0].id, "upload_a");
+    assert_string_equal(us.v[0].org, "org-b");
+    assert_string_equal(us.v[1].id, "upload_b");
+    assert_int_equal(us.v[1].status, META_UPLOAD_CANCELLED);
+    assert_string_equal(us.v[2].id, "upload_c");
+    assert_int_equal(us.v[2].status, META_UPLOAD_PENDING);
+    assert_int_equal(us.v[2].created_at, NOW);
+    assert_int_equal(us.v[2].expires_at, NOW + 3600);
+    assert_string_equal(us.v[2].mime_type, "text/jsonl");
+}
+
+typedef struct intent_seen {
+    meta_intent v[4];
+    int n;
+} intent_seen;
+
+static int intent_collect_cb(const meta_intent *i, void *userdata)
+{
+    intent_seen *is = userdata;
+    assert_true(is->n < 4);
+    is->v[is->n++] = *i;
+    return 0;
+}
+
+typedef struct org_seen {
+    meta_org v[4];
+    int n;
+} org_seen;
+
+static int org_collect_cb(const meta_org *o, void *userdata)
+{
+    org_seen *os = userdata;
+    assert_true(os->n < 4);
+    os->v[os->n++] = *o;
+    return 0;
+}
+
+/* Intents with their owner, reservation and time; organizations with their usage. */
+static void test_intent_and_org_walk(void **state)
+{
+    meta_store *s = ((fx *)*state)->s;
+    char b1[BLOB_KEY_LEN + 1], b2[BLOB_KEY_LEN + 1];
+    blob_key_new(b1), blob_key_new(b2);
+    if (strcmp(b1, b2) > 0) {
+        char t[BLOB_KEY_LEN + 1];
+        memcpy(t, b1, sizeof t), memcpy(b1, b2, sizeof t), memcpy(b2, t, sizeof t);
+    }
+    EXPECT(META_OK, s, intent_open, "org-b", b2, "owner-2", NOW + 2);
+    EXPECT(META_OK, s, intent_open, "org-a", b1, SELF, NOW + 1);
+    EXPECT(META_OK, s, intent_reserve, b1, 30, BIG_MAX);
+    put(s, "org-a", "file-x", 12, NOW);
+    intent_seen is = {.n = 0};
+    EXPECT(META_OK, s, intent_walk, intent_collect_cb, &is);
+    assert_int_equal(is.n, 2);
+    assert_string_equal(is.v[0].blob, b1);
+    assert_string_equal(is.v[0].org, "org-a");
+    assert_string_equal(is.v[0].owner, SELF);
+    assert_int_equal(is.v[0].reserved, 30);
+    assert_int_equal(is.v[0].created_at, NOW + 1);
+    assert_string_equal(is.v[1].blob, b2);
+    assert_string_equal(is.v[1].owner, "owner-2");
+    assert_int_equal(is.v[1].reserved, 0);
+    org_seen os = {.n = 0};
+    EXPECT(META_OK, s, org_walk, org_collect_cb, &os);
+    assert_int_equal(os.n, 2);
+    assert_string_equal(os.v[0].id, "org-a");
+    assert_int_equal(os.v[0].used, 12);
+    assert_int_equal(os.v[0].reserved, 30);
+    assert_string_equal(os.v[1].id, "org-b");
+    assert_int_equal(os.v[1].used, 0);
+}
+
+typedef struct owner_seen {
+    char id[4][META_OWNER_MAX];
+    int64_t until[4];
+    int n;
+} owner_seen;
+
+static int owner_collect_cb(const char *owner, int64_t expires_at, void *userdata)
+{
+    owner_seen *os = userdata;
+    assert_true(os->n < 4);
+    (void)snprintf(os->id[os->n], META_OWNER_MAX, "%s", owner);
+    os->until[os->n++] = expires_at;
+    return 0;
+}
+
+/* Every owner row with when its lease runs out: a forgotten owner is gone. */
+static void test_owner_walk(void **state)
+{
+    meta_store *s = ((fx *)*state)->s;
+    EXPECT(META_OK, s, owner_renew, "own_b", NOW, 30);
+    EXPECT(META_OK, s, owner_renew, "own_a", NOW, 10);
+    EXPECT(META_OK, s, owner_renew, "own_c", NOW, 10);
+    EXPECT(META_OK, s, owner_forget, "own_c", NULL);
+    owner_seen os = {.n = 0};
+    EXPECT(META_OK, s, owner_walk, owner_collect_cb, &os);
+    assert_int_equal(os.n, 2);
+    assert_string_equal(os.id[0], "own_a");
+    assert_int_equal(os.until[0], NOW + 10);
+    assert_string_equal(os.id[1], "own_b");
+    assert_int_equal(os.until[1], NOW + 30);
+}
+
+static void recompute(meta_store *s)
+{
+    st_err e = ST_ERR_INIT;
+    int rc = s->ops->usage_recompute(s, &e);
+    assert_int_equal(rc, META_OK);
+    record_matches(&e, rc);
+}
+
+/* Repairs: a dropped row leaves usage alone until usage_recompute sets it from the rows. */
+static void test_drop_and_recompute(void **state)
+{
+    meta_store *s = ((fx *)*state)->s;
+    meta_upload u;
+    meta_part p;
+    char b[BLOB_KEY_LEN + 1];
+    put(s, "org-a", "file-1", 10, NOW);
+    put(s, "org-a", "file-2", 20, NOW);
+    upload_make(&u, "org-a", "upload_r", 100);
+    EXPECT(META_OK, s, upload_create, &u);
+    assert_int_equal(part_add(s, &p, "org-a", "upload_r", "part_1", 5, BIG_MAX), META_OK);
+    blob_key_new(b);
+    EXPECT(META_OK, s, intent_open, "org-a", b, SELF, NOW);
+    EXPECT(META_OK, s, intent_reserve, b, 7, BIG_MAX);
+    usage_is(s, "org-a", 35, 7);
+    EXPECT(META_OK, s, file_drop, "file-1");
+    EXPECT(META_E_NOTFOUND, s, file_drop, "file-1");
+    EXPECT(META_OK, s, part_drop, "part_1");
+    EXPECT(META_E_NOTFOUND, s, part_drop, "part_1");
+    usage_is(s, "org-a", 35, 7); /* not yet */
+    meta_file f;
+    EXPECT(META_E_NOTFOUND, s, file_get, "org-a", "file-1", NOW, &f);
+    part_list pl = {.n = 0};
+    EXPECT(META_OK, s, upload_parts, "org-a", "upload_r", collect_part_cb, &pl);
+    assert_int_equal(pl.n, 0);
+    recompute(s);
+    usage_is(s, "org-a", 20, 7);
+    EXPECT(META_OK, s, intent_drop, b);
+    recompute(s);
+    usage_is(s, "org-a", 20, 0);
+}
+
 #define META_TEST(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 #define META_CONTRACT_TESTS                                                                        \
@@ -1891,6 +2158,9 @@ static void test_concurrent_lease(void **state)
         META_TEST(test_upload_take_expired), META_TEST(test_upload_take_expired_order),            \
         META_TEST(test_uploads_purge), META_TEST(test_error_record),                               \
         META_TEST(test_concurrent_quota), META_TEST(test_concurrent_parts),                        \
-        META_TEST(test_concurrent_lease)
+        META_TEST(test_concurrent_lease), META_TEST(test_key_list_hashes),                         \
+        META_TEST(test_file_walk), META_TEST(test_upload_walk),                                    \
+        META_TEST(test_intent_and_org_walk), META_TEST(test_drop_and_recompute),                   \
+        META_TEST(test_owner_walk)
 
 #endif
