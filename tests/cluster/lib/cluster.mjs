@@ -19,6 +19,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import http from 'node:http';
+import { sign } from './sigv4.mjs';
 import net from 'node:net';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -216,7 +217,27 @@ export async function blobBackend(base) {
   return s3Backend(base);
 }
 
-/** Swift with s3api, one bucket; S3 requests signed by curl --aws-sigv4. */
+/** One S3 request to endpoint, signed by sigv4.mjs; resolves the body, rejects on non-2xx. */
+export function s3Request(endpoint, creds, method, path, query = []) {
+  const { url, headers } = sign(endpoint, creds, method, path, query);
+  const u = new URL(url);
+  return new Promise((res, rej) => {
+    const req = http.request({ host: u.hostname, port: u.port, method, path: u.pathname + u.search, agent: false, headers }, (r) => {
+      const chunks = [];
+      r.on('data', (c) => chunks.push(c));
+      r.on('end', () => {
+        const body = Buffer.concat(chunks).toString('utf8');
+        if (r.statusCode >= 200 && r.statusCode < 300) res(body);
+        else rej(new Error(`S3 ${method} ${path}: ${r.statusCode} ${body}`));
+      });
+      r.on('error', rej);
+    });
+    req.on('error', rej);
+    req.end();
+  });
+}
+
+/** Swift with s3api, one bucket; the test's own S3 requests signed by s3Request. */
 async function s3Backend(base) {
   const dir = join(base, 'swift');
   await run(join(TESTSRV, 'swift-up.sh'), [dir], { timeout: 300000 });
@@ -226,10 +247,7 @@ async function s3Backend(base) {
   const env = { AWS_ACCESS_KEY_ID: 'test:tester', AWS_SECRET_ACCESS_KEY: 'testing', AWS_REGION: 'us-east-1' };
   const bucket = 'argot-cluster';
   const prefix = 'c1';
-  const s3 = async (method, path) => {
-    const { stdout } = await run('curl', ['-sS', '--fail-with-body', '-X', method, '--aws-sigv4', 'aws:amz:us-east-1:s3', '--user', `${env.AWS_ACCESS_KEY_ID}:${env.AWS_SECRET_ACCESS_KEY}`, `${endpoint}${path}`]);
-    return stdout;
-  };
+  const s3 = (method, path, query) => s3Request(endpoint, env, method, path, query);
   await s3('PUT', `/${bucket}`);
   const keys = (xml, tag) => [...xml.matchAll(new RegExp(`<${tag}>([^<]*)</${tag}>`, 'g'))].map((m) => m[1]);
   return {
@@ -237,12 +255,11 @@ async function s3Backend(base) {
     flags: ['--blob', `s3://${bucket}/${prefix}`, '--s3-endpoint', endpoint],
     env,
     async blobs() {
-      // Query parameters in sorted order: Swift checks the canonical query string as sent.
-      const xml = await s3('GET', `/${bucket}?list-type=2&max-keys=1000&prefix=${prefix}%2F`);
+      const xml = await s3('GET', `/${bucket}`, [['list-type', '2'], ['max-keys', '1000'], ['prefix', `${prefix}/`]]);
       return keys(xml, 'Key').map((k) => k.split('/').pop()).sort();
     },
     async unfinished() {
-      const xml = await s3('GET', `/${bucket}?prefix=${prefix}%2F&uploads=`);
+      const xml = await s3('GET', `/${bucket}`, [['prefix', `${prefix}/`], ['uploads', '']]);
       return keys(xml, 'Key').sort();
     },
   };
