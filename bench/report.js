@@ -186,8 +186,21 @@ if (scens('lb').length) perReq('lb', ['direct', 'haproxy x1', 'haproxy x2', 'hap
   [['haproxy x1', 'direct'], ['haproxy x2', 'haproxy x1'], ['haproxy x3', 'haproxy x1']],
   ['scenario', 'direct', 'haproxy x1', 'haproxy x2', 'haproxy x3', 'x1 / direct', 'x2 / x1', 'x3 / x1', 'reps']);
 else P(`Not run: ${noteOf('postgres') || 'no rows'}.`);
-P('', '## S3-backed transfers vs direct PUT/GET to the same Swift (issue 13)', '',
-  noteOf('s3') ? `Not run: ${noteOf('s3')}.` : 'No rows.');
+P('', '## S3-backed transfers vs direct PUT/GET to the same Swift (issue 13)', '');
+if (scens('s3').length) {
+  P('One argotd (SQLite metadata) on `--blob s3://` in front of OpenStack Swift with s3api',
+    `(\`scripts/testsrv/swift-up.sh\`: one replica, on this machine; started in ${info['swift_start_seconds'] || '?'} s), against`,
+    'curl PUT/GET of the same bytes straight to the same Swift (SigV4, `tests/cluster/lib/sigv4.mjs`).',
+    'One transfer at a time: an upload is one `POST /v1/files` (argotd streams it to Swift as a',
+    'multipart upload) vs one PUT; a download is `GET /v1/files/ID/content` (a ranged streaming',
+    'read from Swift) vs one GET, both checked byte for byte. argotd and direct alternate order',
+    'in each repetition; MB/s are medians, the ratio is the median of the per-repetition ratios.', '',
+    '| transfer | argotd on S3 MB/s | direct to Swift MB/s | argotd / direct | reps |', '|---|---:|---:|---:|---:|');
+  for (const s of scens('s3')) {
+    P(`| ${s} | ${fmt(med('s3', s, 'argotd', 'MBps'), 1)} | ${fmt(med('s3', s, 'swift', 'MBps'), 1)} | ` +
+      `${pairedRatio('s3', s, 'argotd', 'swift', 'MBps')} | ${n('s3', s, 'argotd', 'MBps')} |`);
+  }
+} else P(`Not run: ${noteOf('s3') || 'no rows'}.`);
 
 // ---- memory
 P('', '## Memory', '',
