@@ -190,7 +190,7 @@ P('', '## S3-backed transfers vs direct PUT/GET to the same Swift (issue 13)', '
 if (scens('s3').length) {
   P('One argotd (SQLite metadata) on `--blob s3://` in front of OpenStack Swift with s3api',
     `(\`scripts/testsrv/swift-up.sh\`: one replica, on this machine; started in ${info['swift_start_seconds'] || '?'} s), against`,
-    'curl PUT/GET of the same bytes straight to the same Swift (SigV4, `tests/cluster/lib/sigv4.mjs`).',
+    'curl PUT/GET of the same bytes straight to the same Swift (SigV4, `bench/sigv4.mjs`).',
     'One transfer at a time: an upload is one `POST /v1/files` (argotd streams it to Swift as a',
     'multipart upload) vs one PUT; a download is `GET /v1/files/ID/content` (a ranged streaming',
     'read from Swift) vs one GET, both checked byte for byte. argotd and direct alternate order',

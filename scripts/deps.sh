@@ -7,6 +7,8 @@
 #                            scripts/testsrv/pg-up.sh runs this itself when needed)
 #   scripts/deps.sh --cluster what `make` and the multi-instance tests need (haproxy and
 #                            postgresql-15; scripts/testsrv/haproxy-up.sh runs this when needed)
+#   scripts/deps.sh --s3     what `make` and the S3 tests' server need (OpenStack Swift with
+#                            s3api; scripts/testsrv/swift-up.sh runs this itself when needed)
 # As root, missing Debian packages are installed with apt-get; otherwise the apt-get line is
 # printed and the script fails, so nothing half-works later.
 set -euo pipefail
@@ -21,6 +23,7 @@ test_pkgs=(libcmocka-dev nodejs npm curl sqlite3 clang libclang-rt-14-dev)
 test_pkgs+=(chromium chromium-driver)
 
 bench_pkgs=(nginx-light wrk nghttp2-client gnuplot-nox curl nodejs npm procps)
+s3_pkgs=(swift-proxy swift-object swift-account swift-container python3 curl util-linux)
 pg_pkgs=(postgresql-15 util-linux)
 cluster_pkgs=(haproxy "${pg_pkgs[@]}")
 
@@ -28,6 +31,7 @@ want=("${build_pkgs[@]}")
 case "$mode" in
 --build) ;;
 --bench) want+=("${bench_pkgs[@]}") ;;
+--s3) want+=("${s3_pkgs[@]}") ;;
 --pg) want+=("${pg_pkgs[@]}") ;;
 --cluster) want+=("${cluster_pkgs[@]}") ;;
 *) want+=("${test_pkgs[@]}") ;;

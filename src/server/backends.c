@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "server/blob/blob_s3.h"
 #include "server/meta/meta_pg.h"
 
 /* A factory gets the whole URL and what follows its scheme. */
@@ -48,6 +49,19 @@ static int open_blob_mem(blob_store **out, const char *url, const char *rest, st
     return blob_mem_open(out, e);
 }
 
+static blob_s3_opts s3_opts; /* set once by backend_set_s3() before any open */
+
+void backend_set_s3(const char *endpoint, uint64_t part_size, uint64_t memory_budget)
+{
+    s3_opts = (blob_s3_opts){endpoint, part_size, memory_budget, 0};
+}
+
+static int open_blob_s3(blob_store **out, const char *url, const char *rest, st_err *e)
+{
+    (void)url;
+    return blob_s3_open(out, rest, &s3_opts, e);
+}
+
 static const meta_factory metas[] = {
     {"sqlite:", open_meta_sqlite},
     {"postgres:", open_meta_pg},
@@ -59,8 +73,9 @@ static const meta_factory metas[] = {
 static const blob_factory blobs[] = {
     {"file:", open_blob_file},
     {"mem:", open_blob_mem},
+    {"s3://", open_blob_s3},
 };
-#define BLOB_KNOWN "file:DIR, mem:"
+#define BLOB_KNOWN "file:DIR, mem:, s3://BUCKET/PREFIX"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 

@@ -33,6 +33,14 @@ static const cfg_spec specs[] = {
      "metadata backend URL: sqlite:PATH, postgres://... or mem: (default sqlite:DATA/argot.db)"},
     {"blob", "ARGOT_BLOB", CFG_STR, NULL, 0, 0, F(blob_url),
      "blob backend URL: file:DIR or mem: (default file:DATA)"},
+    {"s3-endpoint", "ARGOT_S3_ENDPOINT", CFG_STR, NULL, 0, 0, F(s3_endpoint),
+     "S3 endpoint URL for --blob s3://... (path-style addressing; default AWS_ENDPOINT_URL, "
+     "else AWS, virtual-hosted)"},
+    {"s3-part-size", "ARGOT_S3_PART_SIZE", CFG_INT, "16777216", 5242880, 5368709120,
+     F(s3_part_size), "bytes per part of the S3 backend's multipart uploads (5 MiB..5 GiB)"},
+    {"s3-memory", "ARGOT_S3_MEMORY", CFG_INT, "268435456", 5242880, INT64_MAX, F(s3_memory),
+     "bytes of part buffers for all S3 uploads together (at least one part); a write waiting "
+     "10 s for room gets 503"},
     {"threads", "ARGOT_THREADS", CFG_INT, "0", 0, 256, F(threads),
      "worker threads (0: twice the number of CPUs, at least 4)"},
     {"max-file-bytes", "ARGOT_MAX_FILE_BYTES", CFG_INT, "536870912", 1, INT64_MAX,

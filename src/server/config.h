@@ -21,12 +21,15 @@ typedef struct cfg {
     int listen_port;
     char *listen; /* "HOST:PORT" as given */
     char *data_dir;
-    char *meta_url; /* NULL: sqlite:<data_dir>/argot.db */
-    char *blob_url; /* NULL: file:<data_dir> */
+    char *meta_url;    /* NULL: sqlite:<data_dir>/argot.db */
+    char *blob_url;    /* NULL: file:<data_dir> */
+    char *s3_endpoint; /* NULL: AWS_ENDPOINT_URL, else AWS */
     char *port_file;
     char *log_level;
     char *response_profile; /* as given; parsed into profile */
     enum cfg_profile profile;
+    int64_t s3_part_size;
+    int64_t s3_memory;
     int64_t threads;
     int64_t max_file_bytes;
     int64_t max_upload_bytes;

@@ -265,6 +265,7 @@ static int run_server(int argc, char **argv, int argi)
         goto out;
     if (!exclusive)
         lock = claim_data_dir(c.data_dir, prev);
+    backend_set_s3(c.s3_endpoint, (uint64_t)c.s3_part_size, (uint64_t)c.s3_memory);
     if (!(a.meta = open_meta(c.data_dir, c.meta_url)) ||
         !(a.blob = open_blob(c.data_dir, c.blob_url)))
         goto out;

@@ -14,6 +14,8 @@
 // with the same --meta. Where PostgreSQL cannot be installed the file exits 77 (ctest: skipped)
 // after a loud notice.
 //
+// ARGOT_TEST_BLOB=s3 runs every instance on the S3 blob backend on Swift (below).
+//
 // Every instance is also killed and its temp dir removed when the test process exits, however
 // it exits (test failure, uncaught exception, SIGINT/SIGTERM), so no argotd is left behind.
 // Binary: $ARGOTD (ctest sets it to the built target).
@@ -25,6 +27,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import http from 'node:http';
+import { s3Request } from './s3sign.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const REPO_ROOT = resolve(here, '..', '..', '..');
@@ -132,6 +135,54 @@ export async function pgResume() {
 
 if (TEST_META === 'pg') pgStart();
 else if (TEST_META) throw new Error(`ARGOT_TEST_META=${TEST_META}: only "pg" is known`);
+
+// ---- S3 on Swift (ARGOT_TEST_BLOB=s3) ----
+// One throwaway Swift with s3api per test file (scripts/testsrv/swift-up.sh, stopped at exit or
+// by a watchdog), one bucket, a fresh prefix per instance: `--blob s3://BUCKET/PREFIX`, the
+// endpoint from AWS_ENDPOINT_URL (path-style) and the credentials from AWS_* in the environment
+// of every command (server, keys, fsck). Where Swift cannot be installed the file exits 77.
+export const TEST_BLOB = process.env.ARGOT_TEST_BLOB || '';
+let swift = null; // {dir, endpoint, bucket}
+let blobSeq = 0;
+
+function swiftStart() {
+  const dir = mkdtempSync(join(tmpdir(), `argot-swift-${process.pid}-`));
+  const down = join(REPO_ROOT, 'scripts', 'testsrv', 'swift-down.sh');
+  spawn('/bin/sh', ['-c', 'while kill -0 "$0" 2>/dev/null; do sleep 1; done; exec "$1" "$2"', String(process.pid), down, dir], {
+    detached: true,
+    stdio: 'ignore',
+  }).unref();
+  execFileSync(join(REPO_ROOT, 'scripts', 'testsrv', 'swift-up.sh'), [dir], { stdio: ['ignore', 'ignore', 'inherit'], timeout: 600000 });
+  if (existsSync(join(dir, 'skip'))) {
+    const why = readFileSync(join(dir, 'skip'), 'utf8').trim();
+    process.stderr.write(`\n*** SKIPPING this compat file on S3 (ARGOT_TEST_BLOB=s3): ${why} ***\n\n`);
+    process.exit(77);
+  }
+  const endpoint = readFileSync(join(dir, 'endpoint'), 'utf8').trim();
+  Object.assign(process.env, { AWS_ACCESS_KEY_ID: 'test:tester', AWS_SECRET_ACCESS_KEY: 'testing', AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL: endpoint });
+  swift = { dir, endpoint, bucket: 'argot-compat' };
+  s3curl('PUT', `/${swift.bucket}`);
+  process.on('exit', () => {
+    try {
+      execFileSync(down, [dir], { stdio: 'ignore', timeout: 30000 });
+    } catch {
+      /* the watchdog tries again */
+    }
+  });
+}
+
+/** A signed request to the test file's Swift (lib/s3sign.mjs); its body. */
+export function s3curl(method, path, query = {}) {
+  return s3Request(swift.endpoint, method, path, query, { accessKey: process.env.AWS_ACCESS_KEY_ID, secretKey: process.env.AWS_SECRET_ACCESS_KEY });
+}
+
+/** The test file's Swift ({dir, endpoint, bucket}), or null when not on S3. */
+export function swiftServer() {
+  return swift;
+}
+
+if (TEST_BLOB === 's3') swiftStart();
+else if (TEST_BLOB) throw new Error(`ARGOT_TEST_BLOB=${TEST_BLOB}: only "s3" is known`);
 
 const live = new Set(); // instances whose process or temp dir may still exist
 
@@ -273,6 +324,8 @@ export class Argotd {
     this.keySeq = 0;
     // --meta of every command; local: the data dir's own SQLite store whatever ARGOT_TEST_META
     this.metaURL = TEST_META === 'pg' && !local ? pgDatabase() : null;
+    // --blob of every command on S3 (ARGOT_TEST_BLOB=s3): a prefix of its own
+    this.blobURL = swift && !local ? `s3://${swift.bucket}/i-${process.pid}-${++blobSeq}` : null;
     live.add(this);
   }
 
@@ -284,13 +337,14 @@ export class Argotd {
   /** How `argotd fsck` reaches this instance's store: its data dir (whose LOCK fsck takes),
    * and on PostgreSQL the same --meta and --blob as the server. */
   storeArgs() {
-    return this.metaURL ? ['--data', this.dataDir, '--meta', this.metaURL, '--blob', `file:${this.dataDir}`] : ['--data', this.dataDir];
+    if (!this.metaURL && !this.blobURL) return ['--data', this.dataDir];
+    return ['--data', this.dataDir, ...(this.metaURL ? ['--meta', this.metaURL] : []), '--blob', this.blobURL || `file:${this.dataDir}`];
   }
 
   /** The server's backend flags: on PostgreSQL --meta and --blob, unless the test gives its own. */
   backendFlags() {
-    if (!this.metaURL || this.flags.includes('--meta') || this.flags.includes('--blob')) return [];
-    return ['--meta', this.metaURL, '--blob', `file:${this.dataDir}`];
+    if ((!this.metaURL && !this.blobURL) || this.flags.includes('--meta') || this.flags.includes('--blob')) return [];
+    return [...(this.metaURL ? ['--meta', this.metaURL] : []), '--blob', this.blobURL || `file:${this.dataDir}`];
   }
 
   get origin() {

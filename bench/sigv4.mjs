@@ -1,6 +1,6 @@
-// AWS Signature Version 4 for S3 requests with UNSIGNED-PAYLOAD, path-style, for the tests' and
-// the benchmark's own requests to Swift: curl --aws-sigv4 cannot carry Swift's access key,
-// which holds a colon ("test:tester").
+// AWS Signature Version 4 for S3 requests with UNSIGNED-PAYLOAD, path-style: bench/run's direct
+// PUT/GET to Swift, sent by curl (curl --aws-sigv4 cannot carry Swift's access key, which holds
+// a colon, "test:tester"; tests/compat/lib/s3sign.mjs signs empty bodies only).
 //
 //   sign(endpoint, creds, method, path, query) -> { url, headers }
 //     creds: { AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION }; query: [[name, value]...]
