@@ -191,9 +191,10 @@ if (scens('s3').length) {
   P('One argotd (SQLite metadata) on `--blob s3://` in front of OpenStack Swift with s3api',
     `(\`scripts/testsrv/swift-up.sh\`: one replica, on this machine; started in ${info['swift_start_seconds'] || '?'} s), against`,
     'curl PUT/GET of the same bytes straight to the same Swift (SigV4, `bench/sigv4.mjs`).',
-    'One transfer at a time: an upload is one `POST /v1/files` (argotd streams it to Swift as a',
-    'multipart upload) vs one PUT; a download is `GET /v1/files/ID/content` (a ranged streaming',
-    'read from Swift) vs one GET, both checked byte for byte. argotd and direct alternate order',
+    'One transfer at a time: an upload is one `POST /v1/files` (argotd streams it to Swift: one',
+    'PutObject up to one part, 16 MiB by default, else a multipart upload of such parts) vs one',
+    'PUT; a download is `GET /v1/files/ID/content` (a streaming read from Swift) vs one GET, both',
+    'checked byte for byte. argotd and direct alternate order',
     'in each repetition; MB/s are medians, the ratio is the median of the per-repetition ratios.', '',
     '| transfer | argotd on S3 MB/s | direct to Swift MB/s | argotd / direct | reps |', '|---|---:|---:|---:|---:|');
   for (const s of scens('s3')) {
