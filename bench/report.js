@@ -144,6 +144,66 @@ if (sc.length) {
   }
 }
 
+// ---- issue 13: PostgreSQL, haproxy, S3
+const noteRows = rows.filter((r) => r[0] === 'note');
+const noteOf = (what) => noteRows.filter((r) => r[1] === what).map((r) => r[4]).join('; ');
+// The median of the ratios a/b of each repetition (a and b measured side by side in it), which
+// the load of the rest of a shared machine moves less than a ratio of medians.
+const pairedRatio = (g, s, a, b, m) => {
+  const va = vals.get([g, s, a, m].join('|')) || [];
+  const vb = vals.get([g, s, b, m].join('|')) || [];
+  if (!va.length || va.length !== vb.length) return ratio(med(g, s, a, m), med(g, s, b, m));
+  const r = median(va.map((x, i) => x / vb[i]));
+  return Number.isFinite(r) ? r.toFixed(2) + 'x' : '–';
+};
+// One row per scenario: req/s (p50 / p99 ms) per server, then each [server, base] ratio of req/s.
+const perReq = (g, servers, pairs, head) => {
+  P('| ' + head.join(' | ') + ' |', '|' + head.map((_, i) => (i ? '---:' : '---')).join('|') + '|');
+  for (const s of scens(g)) {
+    const cells = servers.map((sv) => `${fmt(med(g, s, sv, 'rps'))} (${fmt(med(g, s, sv, 'p50'), 2)} / ${fmt(med(g, s, sv, 'p99'), 2)})`);
+    const ratios = pairs.map(([a, b]) => pairedRatio(g, s, a, b, 'rps'));
+    P(`| ${s} | ${cells.join(' | ')} | ${ratios.join(' | ')} | ${n(g, s, servers[0], 'rps')} |`);
+  }
+};
+P('', '## PostgreSQL vs SQLite, per request (issue 13)', '',
+  'One argotd on SQLite (its data dir) and one on PostgreSQL 15 (`--meta postgresql://...`,',
+  '`--blob file:DIR`), in the same run, each with the same files uploaded through the API',
+  `(${info['pg_seed_files'] || '?'} of 1 KiB). PostgreSQL ${info['postgres_version'] || '?'} runs with its durable defaults`,
+  '(fsync, synchronous_commit and full_page_writes on), on this machine, over TCP on 127.0.0.1;',
+  'SQLite with `synchronous=FULL`. `wrk -t2 --latency`, keep-alive: retrieve and list at 32',
+  'connections, uploads of 1 KiB (one `POST /v1/files` each: intent, reservation, blob, commit) at',
+  '8. Each kind of request runs against both servers back to back, in turn forward and backward;',
+  'req/s are medians (p50 / p99 ms), the ratio is the median of the ratios of each repetition.', '');
+if (scens('pg').length) perReq('pg', ['sqlite', 'postgres'], [['postgres', 'sqlite']], ['scenario', 'SQLite', 'PostgreSQL', 'PostgreSQL / SQLite', 'reps']);
+else P(`Not run: ${noteOf('postgres') || 'no rows'}.`);
+P('', '## Several instances behind haproxy (issue 13)', '',
+  `1, 2 and 3 argotd on the same PostgreSQL and blob dir behind haproxy ${info['haproxy_version'] || '?'}`,
+  '(`scripts/testsrv/haproxy-up.sh`, the configuration tests/cluster uses: round robin, health',
+  'checks on `/healthz`), against the first instance direct; same requests and ratios as above. All of them',
+  '(wrk, haproxy, every argotd and PostgreSQL) share this machine\'s cores, so more instances add',
+  'no CPU: the rows show what the proxy hop and the spreading cost, not how a cluster scales.', '');
+if (scens('lb').length) perReq('lb', ['direct', 'haproxy x1', 'haproxy x2', 'haproxy x3'],
+  [['haproxy x1', 'direct'], ['haproxy x2', 'haproxy x1'], ['haproxy x3', 'haproxy x1']],
+  ['scenario', 'direct', 'haproxy x1', 'haproxy x2', 'haproxy x3', 'x1 / direct', 'x2 / x1', 'x3 / x1', 'reps']);
+else P(`Not run: ${noteOf('postgres') || 'no rows'}.`);
+P('', '## S3-backed transfers vs direct PUT/GET to the same Swift (issue 13)', '');
+if (scens('s3').length) {
+  P('One argotd (SQLite metadata) on `--blob s3://` in front of OpenStack Swift with s3api',
+    `(\`scripts/testsrv/swift-up.sh\`: one replica, on this machine; started in ${info['swift_start_seconds'] || '?'} s), against`,
+    'curl PUT/GET of the same bytes straight to the same Swift (SigV4, `bench/sigv4.mjs`).',
+    'One transfer at a time: an upload is one `POST /v1/files` (argotd streams it to Swift: one',
+    'PutObject up to one part, 16 MiB by default, else a multipart upload of such parts) vs one',
+    'PUT; a download is `GET /v1/files/ID/content` (a streaming read from Swift) vs one GET, both',
+    'checked byte for byte; argotd\'s upload also commits its row (SQLite, `synchronous=FULL`).',
+    'argotd and direct alternate order in each repetition; MB/s are medians, the ratio is the',
+    'median of the per-repetition ratios.', '',
+    '| transfer | argotd on S3 MB/s | direct to Swift MB/s | argotd / direct | reps |', '|---|---:|---:|---:|---:|');
+  for (const s of scens('s3')) {
+    P(`| ${s} | ${fmt(med('s3', s, 'argotd', 'MBps'), 1)} | ${fmt(med('s3', s, 'swift', 'MBps'), 1)} | ` +
+      `${pairedRatio('s3', s, 'argotd', 'swift', 'MBps')} | ${n('s3', s, 'argotd', 'MBps')} |`);
+  }
+} else P(`Not run: ${noteOf('s3') || 'no rows'}.`);
+
 // ---- memory
 P('', '## Memory', '',
   'argotd\'s resident set: `VmRSS` before, and the growth of the peak (`VmHWM`, reset through',

@@ -14,7 +14,7 @@
 // however it exits.
 
 import { spawn, execFile, execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -180,10 +180,11 @@ export async function startPostgres() {
 
 /**
  * ARGOT_CLUSTER_BLOB=file (default): file:DIR, one directory every instance writes. s3: the S3
- * backend on OpenStack Swift (scripts/testsrv/swift-up.sh); an argotd without `--blob
- * s3://...` in its `--help` skips the file loudly.
- * Returns {kind, flags, env, blobs(): Promise<string[]> (committed blob keys, sorted),
- * unfinished(): Promise<string[]> (writes in progress: temporaries or multipart uploads)}.
+ * backend (--blob s3://BUCKET/PREFIX --s3-endpoint URL) on OpenStack Swift with s3api
+ * (scripts/testsrv/swift-up.sh, which skips the file where Swift cannot be installed).
+ * Returns {kind, flags, env, tool: {flags, env} (for argotd fsck), blobs(): Promise<string[]>
+ * (committed blob keys, sorted), unfinished(): Promise<string[]> (writes in progress:
+ * temporaries or multipart uploads)}.
  */
 export async function blobBackend(base) {
   const kind = process.env.ARGOT_CLUSTER_BLOB || 'file';
@@ -194,6 +195,7 @@ export async function blobBackend(base) {
       kind,
       root,
       flags: ['--blob', `file:${root}`],
+      tool: { flags: ['--blob', `file:${root}`], env: process.env },
       env: {},
       async blobs() {
         const out = [];
@@ -209,23 +211,22 @@ export async function blobBackend(base) {
     };
   }
   if (kind !== 's3') throw new Error(`ARGOT_CLUSTER_BLOB=${kind}: expected file or s3`);
-  const help = execFileSync(argotdBinary(), ['--help'], { encoding: 'utf8' });
-  if (!/s3:\/\//.test(help)) {
-    skip('ARGOT_CLUSTER_BLOB=s3, but this argotd has no S3 blob backend yet (no s3:// in `argotd --help`)');
-  }
-  if (!existsSync(join(TESTSRV, 'swift-up.sh'))) skip('ARGOT_CLUSTER_BLOB=s3, but scripts/testsrv/swift-up.sh is missing');
-  return s3Backend(base);
+  return s3Backend();
 }
 
-/** Swift with s3api, one bucket; S3 requests signed by tests/compat/lib/s3sign.mjs. */
-async function s3Backend(base) {
-  // Not under base (0700, root's when run as root): Swift's servers run as user swift and must
-  // reach their directory, which swift-up.sh hands to that user.
-  const dir = mkdtempSync(join(tmpdir(), `argot-cluster-swift-${process.pid}-`));
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+/** Swift with s3api, one bucket; the test's own S3 requests signed by tests/compat/lib/s3sign.mjs. */
+async function s3Backend() {
+  // Not under the test's 0700 scratch dir: as root the Swift servers run as user swift, which
+  // must reach their configuration and devices (swift-up.sh makes BASEDIR itself).
+  const top = mkdtempSync(join(tmpdir(), 'argot-cluster-swift-'));
+  chmodSync(top, 0o755);
+  const dir = join(top, 'swift');
+  cleanups.push(() => {
+    execFileSync(join(TESTSRV, 'swift-down.sh'), [dir]);
+    rmSync(top, { recursive: true, force: true });
+  });
   await run(join(TESTSRV, 'swift-up.sh'), [dir], { timeout: 300000 });
   if (existsSync(join(dir, 'skip'))) skip(`Swift: ${readFileSync(join(dir, 'skip'), 'utf8').trim()}`);
-  cleanups.push(() => execFileSync(join(TESTSRV, 'swift-down.sh'), [dir]));
   const endpoint = readFileSync(join(dir, 'endpoint'), 'utf8').trim();
   const env = { AWS_ACCESS_KEY_ID: 'test:tester', AWS_SECRET_ACCESS_KEY: 'testing', AWS_REGION: 'us-east-1' };
   const bucket = 'argot-cluster';
@@ -241,6 +242,8 @@ async function s3Backend(base) {
   return {
     kind: 's3',
     flags: ['--blob', `s3://${bucket}/${prefix}`, '--s3-endpoint', endpoint],
+    // argotd fsck/migrate take --meta/--blob, the endpoint from AWS_ENDPOINT_URL
+    tool: { flags: ['--blob', `s3://${bucket}/${prefix}`], env: { ...process.env, ...env, AWS_ENDPOINT_URL: endpoint } },
     env,
     async blobs() {
       // Query parameters in sorted order: Swift checks the canonical query string as sent.
