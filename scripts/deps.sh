@@ -11,9 +11,10 @@
 #                            s3api; scripts/testsrv/swift-up.sh runs this itself when needed)
 # As root, missing Debian packages are installed with apt-get; otherwise the apt-get line is
 # printed and the script fails, so nothing half-works later. The default mode also installs, as
-# root, the servers of the PostgreSQL and multi-instance tests (postgresql-15, haproxy), so a
-# fresh machine's `make test` runs them; where they cannot be installed (not root, no such
-# package) it says so loudly and goes on: those tests then skip (exit 77) with a notice.
+# root, the servers of the PostgreSQL, S3 and multi-instance tests (postgresql-15, haproxy,
+# OpenStack Swift), so a fresh machine's `make test` runs them; where they cannot be installed
+# (not root, no such package) it says so loudly and goes on: those tests then skip (exit 77)
+# with a notice.
 # Runs of this script (tests may start several at once) take turns at apt-get: an flock on
 # ${TMPDIR:-/tmp}/argot-deps.lock.
 set -euo pipefail
@@ -83,19 +84,19 @@ fi
 # The default mode: the test servers too, if they can be had (never a failure if not).
 if [ "$mode" = all ]; then
     optional=()
-    for p in "${cluster_pkgs[@]}"; do
+    for p in "${cluster_pkgs[@]}" "${s3_pkgs[@]}"; do
         installed "$p" || optional+=("$p")
     done
     if [ ${#optional[@]} -gt 0 ] && [ "$(id -u)" -ne 0 ]; then
-        printf '\n*** argot: %s missing: the PostgreSQL and multi-instance tests will skip; as root:\n***   apt-get install -y %s\n\n' \
+        printf '\n*** argot: %s missing: the PostgreSQL, S3 and multi-instance tests will skip; as root:\n***   apt-get install -y %s\n\n' \
             "${optional[*]}" "${optional[*]}" >&2
     elif [ ${#optional[@]} -gt 0 ]; then
-        echo "argot: installing ${optional[*]} (the PostgreSQL and multi-instance tests)" >&2
+        echo "argot: installing ${optional[*]} (the PostgreSQL, S3 and multi-instance tests)" >&2
         export DEBIAN_FRONTEND=noninteractive
         [ ${#missing[@]} -gt 0 ] || apt_get update -qq || true
         apt_get install -y -qq --no-install-recommends -o DPkg::Lock::Timeout=300 \
             "${optional[@]}" >/dev/null ||
-            printf '\n*** argot: could not install %s: the PostgreSQL and multi-instance tests will skip ***\n\n' \
+            printf '\n*** argot: could not install %s: the PostgreSQL, S3 and multi-instance tests will skip ***\n\n' \
                 "${optional[*]}" >&2
     fi
 fi

@@ -224,7 +224,8 @@ static int print_key(const meta_key *k, void *ud)
     "  --data DIR          env ARGOT_DATA, default ./data (the store is DIR/argot.db)\n"           \
     "  --meta URL          env ARGOT_META: sqlite:PATH, postgres://... or mem:\n"                  \
     "  --blob URL          env ARGOT_BLOB: checked, not opened (keys live in the metadata)\n"      \
-    "  --meta-retries N    env ARGOT_META_RETRIES, default 3 (0..20)\n"
+    "  --meta-retries N    env ARGOT_META_RETRIES, default 3 (0..20)\n"                            \
+    "  --s3-endpoint URL   the server's S3 endpoint: accepted, not used\n"
 
 static int usage(int help)
 {
@@ -233,7 +234,7 @@ static int usage(int help)
 }
 
 typedef struct keys_args {
-    const char *data, *meta, *blob, *retries, *org, *name, *id;
+    const char *data, *meta, *blob, *retries, *s3_endpoint, *org, *name, *id;
     int help;
 } keys_args;
 
@@ -250,6 +251,7 @@ static int parse(int argc, char **argv, keys_args *a)
                            : !strcmp(argv[i], "--meta")         ? &a->meta
                            : !strcmp(argv[i], "--blob")         ? &a->blob
                            : !strcmp(argv[i], "--meta-retries") ? &a->retries
+                           : !strcmp(argv[i], "--s3-endpoint")  ? &a->s3_endpoint
                            : !strcmp(argv[i], "--org")          ? &a->org
                            : !strcmp(argv[i], "--name")         ? &a->name
                                                                 : NULL;
