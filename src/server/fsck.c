@@ -51,7 +51,8 @@
 static int usage(void)
 {
     fprintf(stderr,
-            "usage: argotd fsck [--data DIR] [--meta URL] [--blob URL] [--repair [--force]]\n");
+            "usage: argotd fsck [--data DIR] [--meta URL] [--blob URL] [--s3-endpoint URL]\n"
+            "                   [--repair [--force]]\n");
     return 2;
 }
 
@@ -77,17 +78,18 @@ static int lock_dir(const char *data)
 }
 
 typedef struct fsck_args {
-    const char *data, *meta, *blob;
+    const char *data, *meta, *blob, *s3_endpoint;
     int data_given, repair, force;
 } fsck_args;
 
 static int parse(int argc, char **argv, fsck_args *a)
 {
     for (int i = 0; i < argc; i++) {
-        const char **dst = !strcmp(argv[i], "--data")   ? &a->data
-                           : !strcmp(argv[i], "--meta") ? &a->meta
-                           : !strcmp(argv[i], "--blob") ? &a->blob
-                                                        : NULL;
+        const char **dst = !strcmp(argv[i], "--data")          ? &a->data
+                           : !strcmp(argv[i], "--meta")        ? &a->meta
+                           : !strcmp(argv[i], "--blob")        ? &a->blob
+                           : !strcmp(argv[i], "--s3-endpoint") ? &a->s3_endpoint
+                                                               : NULL;
         if (dst && i + 1 < argc)
             *dst = argv[++i];
         else if (!strcmp(argv[i], "--repair"))
@@ -162,6 +164,7 @@ int fsck_main(int argc, char **argv)
     blob_store *b = NULL;
     fsck_scan sc;
     fsck_scan_init(&sc);
+    backend_set_s3(a.s3_endpoint, 0, 0); /* the S3 backend's defaults otherwise */
     if (open_stores(&a, &m, &b))
         goto out;
     sc.now = store_clock(m);

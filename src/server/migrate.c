@@ -41,23 +41,24 @@
 static int usage(void)
 {
     fprintf(stderr, "usage: argotd migrate [--data DIR] [--from-meta URL] [--from-blob URL]\n"
-                    "                      --to-meta URL --to-blob URL\n");
+                    "                      --to-meta URL --to-blob URL [--s3-endpoint URL]\n");
     return 2;
 }
 
 typedef struct mig_args {
-    const char *data, *from_meta, *from_blob, *to_meta, *to_blob;
+    const char *data, *from_meta, *from_blob, *to_meta, *to_blob, *s3_endpoint;
 } mig_args;
 
 static int parse(int argc, char **argv, mig_args *a)
 {
     for (int i = 0; i < argc; i++) {
-        const char **dst = !strcmp(argv[i], "--data")        ? &a->data
-                           : !strcmp(argv[i], "--from-meta") ? &a->from_meta
-                           : !strcmp(argv[i], "--from-blob") ? &a->from_blob
-                           : !strcmp(argv[i], "--to-meta")   ? &a->to_meta
-                           : !strcmp(argv[i], "--to-blob")   ? &a->to_blob
-                                                             : NULL;
+        const char **dst = !strcmp(argv[i], "--data")          ? &a->data
+                           : !strcmp(argv[i], "--from-meta")   ? &a->from_meta
+                           : !strcmp(argv[i], "--from-blob")   ? &a->from_blob
+                           : !strcmp(argv[i], "--to-meta")     ? &a->to_meta
+                           : !strcmp(argv[i], "--to-blob")     ? &a->to_blob
+                           : !strcmp(argv[i], "--s3-endpoint") ? &a->s3_endpoint
+                                                               : NULL;
         if (!dst || i + 1 >= argc)
             return -1;
         *dst = argv[++i];
@@ -113,6 +114,7 @@ int migrate_main(int argc, char **argv)
     mig_args a = {0};
     if (parse(argc, argv, &a))
         return usage();
+    backend_set_s3(a.s3_endpoint, 0, 0); /* the S3 backend's defaults otherwise */
     char murl[4200], burl[4200];
     snprintf(murl, sizeof murl, "sqlite:%s/argot.db", a.data);
     snprintf(burl, sizeof burl, "file:%s", a.data);

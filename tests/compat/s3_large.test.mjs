@@ -147,10 +147,10 @@ describe('512 MiB through the S3 backend', () => {
 });
 
 describe('startup refusals', () => {
-  const run = (flags) => {
+  const run = (flags, env = {}) => {
     const dir = mkdtempSync(join(tmpdir(), 'argot-s3-refuse-'));
     try {
-      return spawnSync(argotdBinary(), ['--listen', '127.0.0.1:0', '--data', dir, ...flags], { encoding: 'utf8', timeout: 30000 });
+      return spawnSync(argotdBinary(), ['--listen', '127.0.0.1:0', '--data', dir, ...flags], { encoding: 'utf8', timeout: 30000, env: { ...process.env, ...env } });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -161,10 +161,16 @@ describe('startup refusals', () => {
     assert.match(r.stderr, /S3 bucket 'argot-no-such-bucket' does not exist/);
     assert.ok(!r.stderr.includes(process.env.AWS_SECRET_ACCESS_KEY) && !r.stdout.includes(process.env.AWS_SECRET_ACCESS_KEY), 'the secret key is never printed');
   });
-  test('--s3-part-size under 5 MiB and --s3-memory under one part are refused', () => {
+  test('--s3-part-size outside 5 MiB..5 GiB, ARGOT_S3_MEMORY under 5 MiB and --s3-memory under one part are refused', () => {
     const small = run(['--blob', `s3://${swift.bucket}/p`, '--s3-part-size', String(5 * 1048576 - 1)]);
     assert.equal(small.status, 2, small.stderr);
     assert.match(small.stderr, /s3-part-size/);
+    const big = run(['--blob', `s3://${swift.bucket}/p`, '--s3-part-size', String(5 * 1024 ** 3 + 1)]);
+    assert.equal(big.status, 2, big.stderr);
+    assert.match(big.stderr, /--s3-part-size: '5368709121' is not an integer in 5242880\.\.5368709120/);
+    const env = run(['--blob', `s3://${swift.bucket}/p`], { ARGOT_S3_MEMORY: String(5 * 1048576 - 1) });
+    assert.equal(env.status, 2, env.stderr);
+    assert.match(env.stderr, /ARGOT_S3_MEMORY: '5242879' is not an integer/);
     const mem = run(['--blob', `s3://${swift.bucket}/p`, '--s3-part-size', String(8 << 20), '--s3-memory', String(6 << 20)]);
     assert.notEqual(mem.status, 0);
     assert.match(mem.stderr, /smaller than one part/);

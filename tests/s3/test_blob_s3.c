@@ -3,7 +3,8 @@
  * the generic half (tests/unit/server/blob_contract.h, each test on a fresh prefix of one
  * bucket), then what is S3's own: opening (a missing bucket, bad URLs, missing or wrong
  * credentials never shown, a budget under a part), compose by UploadPartCopy versus a merge
- * (seen in the multipart ETag's part count), an unfinished write reaped by another instance,
+ * (seen in the multipart ETag's part count), an unfinished write reaped by another instance
+ * and a writer whose parts keep coming kept however old its upload,
  * a removal aborting a dead writer's upload, and the shared memory budget refusing a writer
  * (retryable) when exhausted.
  */
@@ -83,16 +84,23 @@ static void test_open_errors(void **state)
     setenv("AWS_SECRET_ACCESS_KEY", S3T_SECRET_KEY, 1);
 }
 
+/* A raw client on the fixture's prefix. */
+static s3_client *raw_client(void)
+{
+    static char prefix[128];
+    s3_config cfg = s3t_config(bucket);
+    snprintf(prefix, sizeof prefix, "%s/", strchr(fixture_loc, '/') + 1);
+    cfg.prefix = prefix;
+    return s3t_client(&cfg);
+}
+
 /* The ETag of key under the fixture's prefix, straight from S3 (a multipart one ends "-N"). */
 static int parts_of(const char *key)
 {
-    char prefix[128], etag[S3R_ETAG_MAX + 1];
-    s3_config cfg = s3t_config(bucket);
+    char etag[S3R_ETAG_MAX + 1];
     s3_error se;
     uint64_t size;
-    snprintf(prefix, sizeof prefix, "%s/", strchr(fixture_loc, '/') + 1);
-    cfg.prefix = prefix;
-    s3_client *c = s3t_client(&cfg);
+    s3_client *c = raw_client();
     s3_error_clear(&se);
     assert_int_equal(s3_head_object(c, key, &size, etag, &se), S3_OK);
     s3_client_free(c);
@@ -159,6 +167,69 @@ static void test_reaped_by_another_instance(void **state)
     blob_store_free(other);
 }
 
+typedef struct part_probe {
+    s3_client *c;
+    const char *key;
+    char id[S3R_TOKEN_MAX + 1];
+    int64_t initiated;
+    int parts;
+} part_probe;
+
+static int take_id(const s3r_entry *en, void *ud)
+{
+    part_probe *p = ud;
+    snprintf(p->id, sizeof p->id, "%s", en->upload_id);
+    p->initiated = en->time;
+    return 0;
+}
+
+static int count_part(const s3r_entry *en, void *ud)
+{
+    (void)en;
+    ((part_probe *)ud)->parts++;
+    return 0;
+}
+
+/* 1 once S3 holds a part of the key's multipart upload. */
+static int has_part(void *ud)
+{
+    part_probe *p = ud;
+    s3_page page;
+    s3_error se;
+    s3_error_clear(&se);
+    p->parts = 0;
+    if (!p->id[0] && s3_mpu_list_uploads(p->c, p->key, NULL, NULL, 10, take_id, p, &page, &se))
+        return 0;
+    return p->id[0] && !s3_mpu_list_parts(p->c, p->key, p->id, 0, 10, count_part, p, &page, &se) &&
+           p->parts > 0;
+}
+
+/* An upload initiated before the threshold whose parts keep coming is a live writer's: kept
+ * (S3 keeps no time of an upload but Initiated; the reaper looks at its parts too). */
+static void test_reap_keeps_a_writer_whose_parts_come(void **state)
+{
+    blob_store *s = ((fx *)*state)->s;
+    char key[BLOB_KEY_LEN + 1];
+    size_t n = 6 * MiB;
+    char *d = pattern(n, 3);
+    st_err e = ST_ERR_INIT;
+    blob_key_new(key);
+    blob_writer *w = wopen(s, key);
+    part_probe probe = {raw_client(), key, "", -1, 0};
+    assert_false(has_part(&probe)); /* finds the upload and its Initiated time */
+    assert_true(probe.initiated > 0);
+    while ((int64_t)time(NULL) < probe.initiated + 2) /* the part comes in a later second */
+        usleep(100000);
+    wwrite(w, d, n); /* 5 MiB parts: the first is sent now */
+    s3t_wait_until(has_part, &probe, "the first part is on S3");
+    s3_client_free(probe.c);
+    /* initiated before the threshold, its part not: kept */
+    assert_int_equal(s->ops->reap_unfinished(s, probe.initiated + 1, &e), 0);
+    assert_int_equal(blob_writer_commit(w, &e), ST_OK);
+    content_is(s, key, d, n);
+    free(d);
+}
+
 /* Removing a key also aborts an upload a dead writer left under it. */
 static void test_remove_aborts_unfinished(void **state)
 {
@@ -221,6 +292,7 @@ int main(void)
         cmocka_unit_test(test_open_errors),
         cmocka_unit_test_setup_teardown(test_compose_copy_or_merge, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reaped_by_another_instance, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reap_keeps_a_writer_whose_parts_come, setup, teardown),
         cmocka_unit_test_setup_teardown(test_remove_aborts_unfinished, setup, teardown),
         cmocka_unit_test(test_budget_refuses_retryably),
     };

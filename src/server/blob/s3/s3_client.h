@@ -266,7 +266,9 @@ s3_status s3_mpu_list_parts(s3_client *c,
                             s3_page *page,
                             s3_error *err);
 
-/* Aborts every multipart upload under prefix initiated before now - older_than_s (all pages).
+/* Aborts every multipart upload under prefix initiated before now - older_than_s (all pages)
+ * whose parts (ListParts) were all uploaded before that too: a live writer's upload that began
+ * long ago is kept as long as its parts keep coming.
  * *aborted (may be NULL) counts them. The reaper for writers that never finished (crash):
  * S3 has no lifecycle rule here to do it. */
 s3_status s3_reap_uploads(

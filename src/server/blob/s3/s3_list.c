@@ -226,11 +226,49 @@ static int collect_stale(const s3r_entry *e, void *ud)
 
 #define REAP_PAGE 1000
 
+static int newest_part(const s3r_entry *e, void *ud)
+{
+    int64_t *newest = ud;
+    if (e->time > *newest)
+        *newest = e->time;
+    return 0;
+}
+
+/* 1 if a part of the upload was uploaded at or after before (a live writer's upload that began
+ * long ago: S3 keeps no other time of an upload than Initiated), or the upload is gone. */
+static s3_status touched_since(
+    s3_client *c, const stale *u, int64_t before, int *live, s3_error *err)
+{
+    int64_t newest = -1;
+    s3_page page;
+    s3_error e;
+    int marker = 0;
+    s3_status rc;
+    memset(&page, 0, sizeof page);
+    s3_error_clear(&e);
+    do {
+        rc = s3_mpu_list_parts(c, u->key, u->id, marker, 1000, newest_part, &newest, &page, &e);
+        marker = page.next_part_marker;
+    } while (rc == S3_OK && page.truncated && marker > 0 && newest < before);
+    *live = rc == S3_E_NOTFOUND || newest >= before; /* gone meanwhile: nothing to reap */
+    if (rc == S3_E_NOTFOUND)
+        return S3_OK;
+    if (rc != S3_OK && err && err->code == S3_OK)
+        *err = e;
+    return rc;
+}
+
 /* Aborts what one page found (after the listing: a callback must not call the client). */
 static s3_status abort_found(s3_client *c, reap_page *p, size_t *aborted, s3_error *err)
 {
     for (size_t i = 0; i < p->n; i++) {
-        s3_status rc = s3_mpu_abort(c, p->list[i].key, p->list[i].id, err);
+        int live = 0;
+        s3_status rc = touched_since(c, &p->list[i], p->before, &live, err);
+        if (rc != S3_OK)
+            return rc;
+        if (live)
+            continue;
+        rc = s3_mpu_abort(c, p->list[i].key, p->list[i].id, err);
         if (rc != S3_OK)
             return rc;
         LOG(LOG_INFO, "s3 reaped stale multipart upload key=%s", p->list[i].key);
