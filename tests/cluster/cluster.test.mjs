@@ -430,6 +430,6 @@ test('after a clean stop no instance logged an error or a sanitizer report, and 
   assert.equal(m.intents, 0);
   assert.deepEqual(await blob.unfinished(), []);
   assert.deepEqual(await blob.blobs(), m.named, 'the blobs are exactly the ones the metadata names');
-  const r = await argotd(['fsck', '--meta', pg.uri, ...blob.tool.flags], { env: blob.tool.env }).catch((e) => e);
+  const r = await argotd(['fsck', '--meta', pg.uri, ...blob.flags], { env: { ...process.env, ...blob.env } }).catch((e) => e);
   assert.equal(r.code ?? 0, 0, `argotd fsck: ${r.stdout}${r.stderr}`);
 });

@@ -14,7 +14,7 @@
 // however it exits.
 
 import { spawn, execFile, execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -182,9 +182,8 @@ export async function startPostgres() {
  * ARGOT_CLUSTER_BLOB=file (default): file:DIR, one directory every instance writes. s3: the S3
  * backend (--blob s3://BUCKET/PREFIX --s3-endpoint URL) on OpenStack Swift with s3api
  * (scripts/testsrv/swift-up.sh, which skips the file where Swift cannot be installed).
- * Returns {kind, flags, env, tool: {flags, env} (for argotd fsck), blobs(): Promise<string[]>
- * (committed blob keys, sorted), unfinished(): Promise<string[]> (writes in progress:
- * temporaries or multipart uploads)}.
+ * Returns {kind, flags, env, blobs(): Promise<string[]> (committed blob keys, sorted),
+ * unfinished(): Promise<string[]> (writes in progress: temporaries or multipart uploads)}.
  */
 export async function blobBackend(base) {
   const kind = process.env.ARGOT_CLUSTER_BLOB || 'file';
@@ -195,7 +194,6 @@ export async function blobBackend(base) {
       kind,
       root,
       flags: ['--blob', `file:${root}`],
-      tool: { flags: ['--blob', `file:${root}`], env: process.env },
       env: {},
       async blobs() {
         const out = [];
@@ -211,22 +209,18 @@ export async function blobBackend(base) {
     };
   }
   if (kind !== 's3') throw new Error(`ARGOT_CLUSTER_BLOB=${kind}: expected file or s3`);
-  return s3Backend();
+  return s3Backend(base);
 }
 
-/** Swift with s3api, one bucket; the test's own S3 requests signed by tests/compat/lib/s3sign.mjs. */
-async function s3Backend() {
-  // Not under the test's 0700 scratch dir: as root the Swift servers run as user swift, which
-  // must reach their configuration and devices (swift-up.sh makes BASEDIR itself).
-  const top = mkdtempSync(join(tmpdir(), 'argot-cluster-swift-'));
-  chmodSync(top, 0o755);
-  const dir = join(top, 'swift');
-  cleanups.push(() => {
-    execFileSync(join(TESTSRV, 'swift-down.sh'), [dir]);
-    rmSync(top, { recursive: true, force: true });
-  });
+/** Swift with s3api, one bucket; S3 requests signed by tests/compat/lib/s3sign.mjs. */
+async function s3Backend(base) {
+  // Not under base (0700, root's when run as root): Swift's servers run as user swift and must
+  // reach their directory, which swift-up.sh hands to that user.
+  const dir = mkdtempSync(join(tmpdir(), `argot-cluster-swift-${process.pid}-`));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
   await run(join(TESTSRV, 'swift-up.sh'), [dir], { timeout: 300000 });
   if (existsSync(join(dir, 'skip'))) skip(`Swift: ${readFileSync(join(dir, 'skip'), 'utf8').trim()}`);
+  cleanups.push(() => execFileSync(join(TESTSRV, 'swift-down.sh'), [dir]));
   const endpoint = readFileSync(join(dir, 'endpoint'), 'utf8').trim();
   const env = { AWS_ACCESS_KEY_ID: 'test:tester', AWS_SECRET_ACCESS_KEY: 'testing', AWS_REGION: 'us-east-1' };
   const bucket = 'argot-cluster';
@@ -242,8 +236,6 @@ async function s3Backend() {
   return {
     kind: 's3',
     flags: ['--blob', `s3://${bucket}/${prefix}`, '--s3-endpoint', endpoint],
-    // argotd fsck/migrate take --meta/--blob, the endpoint from AWS_ENDPOINT_URL
-    tool: { flags: ['--blob', `s3://${bucket}/${prefix}`], env: { ...process.env, ...env, AWS_ENDPOINT_URL: endpoint } },
     env,
     async blobs() {
       // Query parameters in sorted order: Swift checks the canonical query string as sent.
