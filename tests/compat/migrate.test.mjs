@@ -1,6 +1,7 @@
 // Issue 13: `argotd migrate` copies a single node's store (SQLite + its data dir) to another
 // backend pair: PostgreSQL + a blob directory with ARGOT_TEST_META=pg (ctest compat_pg_migrate),
-// else another SQLite + blob directory (compat_migrate), and the in-memory pair (a run of the
+// PostgreSQL + S3 on Swift with ARGOT_TEST_BLOB=s3 as well (compat_pgs3_migrate), else another
+// SQLite + blob directory (compat_migrate), and the in-memory pair (a run of the
 // whole copy and its verification through a second implementation). Then argotd serves the
 // destination, and the official client finds every file listed in the same order, retrieved
 // with the same fields and downloaded byte-exact; the keys authenticate (a revoked one still
@@ -14,7 +15,7 @@ import { randomBytes, createHash } from 'node:crypto';
 import { readdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { OpenAI, toFile } from './lib/openai.mjs';
-import { Argotd, startArgotd, pgServer, sleep } from './lib/argotd.mjs';
+import { Argotd, startArgotd, pgServer, swiftServer, s3curl, sleep } from './lib/argotd.mjs';
 
 const ORGS = ['org-m1', 'org-m2'];
 const OPTS = { timeout: 30000, maxRetries: 0 };
@@ -41,7 +42,18 @@ function argotd(args, { timeout = 120000 } = {}) {
 function destination() {
   const srv = new Argotd(onPg ? {} : { local: true });
   const meta = srv.metaURL || `sqlite:${srv.dataDir}/argot.db`;
-  return { meta, blob: `file:${srv.dataDir}`, srv };
+  return { meta, blob: srv.blobURL || `file:${srv.dataDir}`, srv };
+}
+
+/** Whether the destination has a blob being written: a file in its tmp/, or on S3 a multipart
+ * upload under its prefix (the S3 backend starts one when a writer opens). */
+function writingBlob(dst) {
+  if (!dst.blob.startsWith('s3://')) {
+    const tmp = join(dst.srv.dataDir, 'tmp');
+    return existsSync(tmp) && readdirSync(tmp).length > 0;
+  }
+  const [bucket, ...prefix] = dst.blob.slice(5).split('/');
+  return /<Upload>/.test(s3curl('GET', `/${bucket}`, { uploads: '', prefix: `${prefix.join('/')}/` }));
 }
 
 const migrate = (dst, extra = []) => argotd(['migrate', '--data', src.dataDir, '--to-meta', dst.meta, '--to-blob', dst.blob, ...extra]);
@@ -114,12 +126,11 @@ test('migrate, interrupted and resumed, then run again: the destination serves e
   const dst = destination();
   try {
     // 1. Interrupted: SIGKILL once the first blob is being written at the destination.
-    const tmp = join(dst.srv.dataDir, 'tmp');
     const p = spawn(process.env.ARGOTD, ['migrate', '--data', src.dataDir, '--to-meta', dst.meta, '--to-blob', dst.blob], { stdio: 'ignore' });
     const exited = new Promise((r) => p.once('exit', (code, signal) => r({ code, signal })));
     let killed = false;
     for (let i = 0; i < 20000 && p.exitCode === null; i++) {
-      if (existsSync(tmp) && readdirSync(tmp).length > 0) {
+      if (writingBlob(dst)) {
         p.kill('SIGKILL');
         killed = true;
         break;
