@@ -884,7 +884,7 @@ static void test_skewed_hosts_agree(void **state)
     int64_t db = pg_int(f->admin, "SELECT floor(extract(epoch FROM now()))::bigint");
     assert_true(llabs((long long)(store_now(a) - db)) <= 2);
     assert_true(llabs((long long)(store_now(b) - db)) <= 2);
-    file_expiring(a, 3, &mf);
+    file_expiring(a, 10, &mf); /* room for a loaded machine: the clocks agree to ~2 s */
     assert_true(llabs((long long)(mf.created_at - db)) <= 2);
     assert_true(visible(a, mf.id) && visible(b, mf.id));
     store_pass p;
