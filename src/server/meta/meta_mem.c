@@ -16,6 +16,7 @@
  * Callbacks run after the mutex is released, on copies.
  */
 #include "server/meta/meta.h"
+#include "server/meta/meta_check.h"
 
 #include <errno.h>
 #include <openssl/crypto.h>
@@ -334,50 +335,6 @@ static void unlock(mem_store *s)
 
 /* ---- checks ---- */
 
-/* Non-NULL, non-empty and NUL-terminated within cap. */
-static int str_ok(const char *v, size_t cap)
-{
-    if (!v)
-        return 0;
-    size_t n = strnlen(v, cap);
-    return n > 0 && n < cap;
-}
-
-static int org_ok(const char *org)
-{
-    if (!str_ok(org, META_ORG_MAX))
-        return 0;
-    for (const char *p = org; *p; p++) {
-        char ch = *p;
-        int good = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-                   (ch >= '0' && ch <= '9') || ch == '_' || ch == '-';
-        if (!good)
-            return 0;
-    }
-    return 1;
-}
-
-static int file_ok(const meta_file *f)
-{
-    return f && str_ok(f->id, META_ID_MAX) && org_ok(f->org) &&
-           str_ok(f->purpose, META_PURPOSE_MAX) && str_ok(f->filename, META_FILENAME_MAX) &&
-           blob_key_valid(f->blob) && f->bytes >= 0 && f->created_at >= 0 && f->expires_at >= 0;
-}
-
-static int upload_ok(const meta_upload *u)
-{
-    return u && str_ok(u->id, META_ID_MAX) && org_ok(u->org) &&
-           str_ok(u->filename, META_FILENAME_MAX) && str_ok(u->purpose, META_PURPOSE_MAX) &&
-           strnlen(u->mime_type, META_MIME_MAX) < META_MIME_MAX && u->bytes >= 0 &&
-           u->expires_after_seconds >= 0 && u->created_at >= 0 && u->expires_at >= 0;
-}
-
-static int part_ok(const meta_part *p)
-{
-    return p && str_ok(p->id, META_ID_MAX) && str_ok(p->upload_id, META_ID_MAX) && org_ok(p->org) &&
-           blob_key_valid(p->blob) && p->bytes >= 0 && p->created_at >= 0;
-}
-
 /* now + ttl is a time: ttl > 0, no overflow. */
 static int ttl_ok(int64_t now, int64_t ttl)
 {
@@ -545,7 +502,7 @@ static int mm_key_lookup(meta_store *ms, const uint8_t hash[32], char org[META_O
 
 static int key_valid(const meta_key *k)
 {
-    return k && str_ok(k->id, META_ID_MAX) && org_ok(k->org) &&
+    return k && meta_str_ok(k->id, META_ID_MAX) && meta_org_ok(k->org) &&
            strnlen(k->name, META_NAME_MAX) < META_NAME_MAX && k->created_at >= 0 &&
            k->revoked_at >= 0;
 }
@@ -637,7 +594,7 @@ static int mm_key_list(meta_store *ms, meta_key_cb cb, void *userdata, st_err *e
 static int mm_key_revoke(meta_store *ms, const char *key_id, int64_t now, st_err *e)
 {
     mem_store *s = (mem_store *)ms;
-    if (!str_ok(key_id, META_ID_MAX) || now <= 0)
+    if (!meta_str_ok(key_id, META_ID_MAX) || now <= 0)
         return invalid(e, "key revoke");
     int rc = ST_OK;
     lock(s);
@@ -667,7 +624,7 @@ static int mm_key_count_active(meta_store *ms, int64_t *out, st_err *e)
 
 static int owner_ok(const char *owner)
 {
-    return str_ok(owner, OWNER_MAX);
+    return meta_str_ok(owner, OWNER_MAX);
 }
 
 static int alive(const mem_store *s, const char *owner, int64_t now)
@@ -730,7 +687,7 @@ static int mm_lease_take(
     meta_store *ms, const char *name, const char *owner, int64_t now, int64_t ttl, st_err *e)
 {
     mem_store *s = (mem_store *)ms;
-    if (!str_ok(name, OWNER_MAX) || !owner_ok(owner) || !ttl_ok(now, ttl))
+    if (!meta_str_ok(name, OWNER_MAX) || !owner_ok(owner) || !ttl_ok(now, ttl))
         return invalid(e, "lease take");
     int rc = 0;
     lock(s);
@@ -752,7 +709,7 @@ static int mm_intent_open(
     meta_store *ms, const char *org, const char *blob, const char *owner, int64_t now, st_err *e)
 {
     mem_store *s = (mem_store *)ms;
-    if (!org_ok(org) || !blob_key_valid(blob) || !owner_ok(owner) || now < 0)
+    if (!meta_org_ok(org) || !blob_key_valid(blob) || !owner_ok(owner) || now < 0)
         return invalid(e, "intent open");
     int rc = ST_OK;
     ment *en = NULL;
@@ -941,7 +898,7 @@ static void fins_link(mem_store *s, morg *o, fins *fi)
 static int mm_file_commit(meta_store *ms, const meta_file *f, int64_t org_max, st_err *e)
 {
     mem_store *s = (mem_store *)ms;
-    if (!file_ok(f) || org_max < 0)
+    if (!meta_file_ok(f) || org_max < 0)
         return invalid(e, "file commit");
     mintent *i;
     fins fi;
@@ -978,7 +935,7 @@ static int mm_file_get(
     meta_store *ms, const char *org, const char *id, int64_t now, meta_file *out, st_err *e)
 {
     mem_store *s = (mem_store *)ms;
-    if (!org_ok(org) || !str_ok(id, META_ID_MAX) || !out)
+    if (!meta_org_ok(org) || !meta_str_ok(id, META_ID_MAX) || !out)
         return invalid(e, "file get");
     int rc = ST_OK;
     lock(s);
@@ -995,7 +952,7 @@ static int mm_file_position(
     meta_store *ms, const char *org, const char *id, meta_pos *out, st_err *e)
 {
     mem_store *s = (mem_store *)ms;
-    if (!org_ok(org) || !str_ok(id, META_ID_MAX) || !out)
+    if (!meta_org_ok(org) || !meta_str_ok(id, META_ID_MAX) || !out)
         return invalid(e, "file position");
     int rc = ST_OK;
     lock(s);
@@ -1054,8 +1011,8 @@ static int page_collect(
 
 static int list_req_ok(const meta_list_req *req)
 {
-    return req && org_ok(req->org) && req->limit >= 1 && req->limit <= LIST_LIMIT_MAX &&
-           (!req->purpose || str_ok(req->purpose, META_PURPOSE_MAX));
+    return req && meta_org_ok(req->org) && req->limit >= 1 && req->limit <= LIST_LIMIT_MAX &&
+           (!req->purpose || meta_str_ok(req->purpose, META_PURPOSE_MAX));
 }
 
 static int mm_file_list(meta_store *ms,
@@ -1165,7 +1122,7 @@ static int mm_file_delete(
     meta_store *ms, const char *org, const char *id, int64_t now, meta_file *out, st_err *e)
 {
     mem_store *s = (mem_store *)ms;
-    if (!org_ok(org) || !str_ok(id, META_ID_MAX) || !out)
+    if (!meta_org_ok(org) || !meta_str_ok(id, META_ID_MAX) || !out)
         return invalid(e, "file delete");
     drops d = {0};
     lock(s);
@@ -1356,7 +1313,7 @@ static int mm_blob_tomb_done(meta_store *ms, const char *blob, st_err *e)
 static int mm_upload_create(meta_store *ms, const meta_upload *u, st_err *e)
 {
     mem_store *s = (mem_store *)ms;
-    if (!upload_ok(u))
+    if (!meta_upload_ok(u))
         return invalid(e, "upload create");
     int rc = ST_OK;
     ment *en = NULL;
@@ -1408,7 +1365,7 @@ static int mm_upload_get(
     meta_store *ms, const char *org, const char *id, meta_upload *out, st_err *e)
 {
     mem_store *s = (mem_store *)ms;
-    if (!org_ok(org) || !str_ok(id, META_ID_MAX) || !out)
+    if (!meta_org_ok(org) || !meta_str_ok(id, META_ID_MAX) || !out)
         return invalid(e, "upload get");
     int rc = ST_OK;
     lock(s);
@@ -1456,7 +1413,7 @@ static int mm_upload_cancel(meta_store *ms,
                             st_err *e)
 {
     mem_store *s = (mem_store *)ms;
-    if (!org_ok(org) || !str_ok(id, META_ID_MAX) || !out)
+    if (!meta_org_ok(org) || !meta_str_ok(id, META_ID_MAX) || !out)
         return invalid(e, "upload cancel");
     tombs t = {0};
     lock(s);
@@ -1557,7 +1514,7 @@ static int mm_part_commit(
     meta_store *ms, const meta_part *p, int64_t now, int64_t org_max, int64_t parts_max, st_err *e)
 {
     mem_store *s = (mem_store *)ms;
-    if (!part_ok(p) || org_max < 0 || parts_max < 0)
+    if (!meta_part_ok(p) || org_max < 0 || parts_max < 0)
         return invalid(e, "part commit");
     mupload *up;
     pins pi;
@@ -1581,7 +1538,7 @@ static int mm_upload_parts(meta_store *ms,
                            st_err *e)
 {
     mem_store *s = (mem_store *)ms;
-    if (!org_ok(org) || !str_ok(upload_id, META_ID_MAX) || !cb)
+    if (!meta_org_ok(org) || !meta_str_ok(upload_id, META_ID_MAX) || !cb)
         return invalid(e, "upload parts");
     meta_part *v = NULL;
     size_t n = 0;
@@ -1634,7 +1591,7 @@ static int mm_upload_complete(meta_store *ms,
                               st_err *e)
 {
     mem_store *s = (mem_store *)ms;
-    if (!file_ok(f) || !str_ok(upload_id, META_ID_MAX) || org_max < 0)
+    if (!meta_file_ok(f) || !meta_str_ok(upload_id, META_ID_MAX) || org_max < 0)
         return invalid(e, "upload complete");
     mupload *up;
     fins fi;
@@ -1746,7 +1703,7 @@ static int mm_org_usage(
     meta_store *ms, const char *org, int64_t *used, int64_t *reserved, st_err *e)
 {
     mem_store *s = (mem_store *)ms;
-    if (!org_ok(org) || !used || !reserved)
+    if (!meta_org_ok(org) || !used || !reserved)
         return invalid(e, "org usage");
     lock(s);
     const morg *o = org_of(s, org);
@@ -1771,7 +1728,7 @@ static int mm_stats(meta_store *ms, meta_stats *out, st_err *e)
 static int mm_org_file_count(meta_store *ms, const char *org, int64_t now, int64_t *out, st_err *e)
 {
     mem_store *s = (mem_store *)ms;
-    if (!org_ok(org) || !out)
+    if (!meta_org_ok(org) || !out)
         return invalid(e, "org file count");
     int64_t n = 0;
     lock(s);
@@ -2028,7 +1985,7 @@ static int mm_owner_walk(meta_store *ms, meta_owner_cb cb, void *userdata, st_er
 static int mm_file_drop(meta_store *ms, const char *id, st_err *e)
 {
     mem_store *s = (mem_store *)ms;
-    if (!str_ok(id, META_ID_MAX))
+    if (!meta_str_ok(id, META_ID_MAX))
         return invalid(e, "file drop");
     int rc = ST_OK;
     lock(s);
@@ -2050,7 +2007,7 @@ static int mm_file_drop(meta_store *ms, const char *id, st_err *e)
 static int mm_part_drop(meta_store *ms, const char *id, st_err *e)
 {
     mem_store *s = (mem_store *)ms;
-    if (!str_ok(id, META_ID_MAX))
+    if (!meta_str_ok(id, META_ID_MAX))
         return invalid(e, "part drop");
     int rc = ST_OK;
     lock(s);

@@ -36,6 +36,7 @@
  * never carry the URL's password: each one is scrubbed of it before it is recorded.
  */
 #include "server/meta/meta_pg.h"
+#include "server/meta/meta_check.h"
 
 #include <inttypes.h>
 #include <libpq-fe.h>
@@ -875,50 +876,6 @@ static int tx_end(pg_conn *c, int rc, st_err *e)
 
 /* ---- small helpers ---- */
 
-/* Non-NULL, non-empty and NUL-terminated within cap. */
-static int str_ok(const char *v, size_t cap)
-{
-    if (!v)
-        return 0;
-    size_t n = strnlen(v, cap);
-    return n > 0 && n < cap;
-}
-
-static int org_ok(const char *org)
-{
-    if (!str_ok(org, META_ORG_MAX))
-        return 0;
-    for (const char *p = org; *p; p++) {
-        char ch = *p;
-        int good = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-                   (ch >= '0' && ch <= '9') || ch == '_' || ch == '-';
-        if (!good)
-            return 0;
-    }
-    return 1;
-}
-
-static int file_ok(const meta_file *f)
-{
-    return f && str_ok(f->id, META_ID_MAX) && org_ok(f->org) &&
-           str_ok(f->purpose, META_PURPOSE_MAX) && str_ok(f->filename, META_FILENAME_MAX) &&
-           blob_key_valid(f->blob) && f->bytes >= 0 && f->created_at >= 0 && f->expires_at >= 0;
-}
-
-static int upload_ok(const meta_upload *u)
-{
-    return u && str_ok(u->id, META_ID_MAX) && org_ok(u->org) &&
-           str_ok(u->filename, META_FILENAME_MAX) && str_ok(u->purpose, META_PURPOSE_MAX) &&
-           strnlen(u->mime_type, META_MIME_MAX) < META_MIME_MAX && u->bytes >= 0 &&
-           u->expires_after_seconds >= 0 && u->created_at >= 0 && u->expires_at >= 0;
-}
-
-static int part_ok(const meta_part *p)
-{
-    return p && str_ok(p->id, META_ID_MAX) && str_ok(p->upload_id, META_ID_MAX) && org_ok(p->org) &&
-           blob_key_valid(p->blob) && p->bytes >= 0 && p->created_at >= 0;
-}
-
 /* now + ttl for ttl >= 0, capped so it never overflows. */
 static int64_t until(int64_t now, int64_t ttl)
 {
@@ -1152,7 +1109,7 @@ static int pg_key_create(meta_store *ms, const meta_key *k, const uint8_t hash[3
     pg_conn *c;
     int rc;
 
-    if (!k || !hash || !str_ok(k->id, META_ID_MAX) || !org_ok(k->org) ||
+    if (!k || !hash || !meta_str_ok(k->id, META_ID_MAX) || !meta_org_ok(k->org) ||
         strnlen(k->name, META_NAME_MAX) >= META_NAME_MAX || k->created_at < 0 || k->revoked_at < 0)
         return invalid("key_create", e);
     hex32(hash, hex);
@@ -1212,7 +1169,7 @@ static int pg_key_revoke(meta_store *ms, const char *key_id, int64_t now, st_err
     pg_conn *c;
     int rc;
 
-    if (!str_ok(key_id, META_ID_MAX) || now <= 0)
+    if (!meta_str_ok(key_id, META_ID_MAX) || now <= 0)
         return invalid("key_revoke", e);
     p_txt(&p, key_id);
     p_int(&p, now);
@@ -1243,7 +1200,7 @@ static int pg_owner_renew(meta_store *ms, const char *owner, int64_t now, int64_
     pg_conn *c;
     int rc;
 
-    if (!str_ok(owner, META_ID_MAX) || now < 0 || ttl <= 0)
+    if (!meta_str_ok(owner, META_ID_MAX) || now < 0 || ttl <= 0)
         return invalid("owner_renew", e);
     p_txt(&p, owner);
     p_int(&p, until(now, ttl));
@@ -1257,7 +1214,7 @@ static int pg_owner_forget(meta_store *ms, const char *owner, const char *self, 
     pg_conn *c;
     int rc;
 
-    if (owner ? !str_ok(owner, META_ID_MAX) : !str_ok(self, META_ID_MAX))
+    if (owner ? !meta_str_ok(owner, META_ID_MAX) : !meta_str_ok(self, META_ID_MAX))
         return invalid("owner_forget", e);
     p_txt(&p, owner ? owner : self);
     rc = conn_get((pg_store *)ms, &c, e);
@@ -1274,7 +1231,7 @@ static int pg_lease_take(
     pg_conn *c;
     int rc;
 
-    if (!str_ok(name, META_ID_MAX) || !str_ok(owner, META_ID_MAX) || now < 0 || ttl <= 0)
+    if (!meta_str_ok(name, META_ID_MAX) || !meta_str_ok(owner, META_ID_MAX) || now < 0 || ttl <= 0)
         return invalid("lease_take", e);
     p_txt(&p, name);
     p_txt(&p, owner);
@@ -1295,7 +1252,7 @@ static int pg_intent_open(
     pg_conn *c;
     int rc;
 
-    if (!org_ok(org) || !blob_key_valid(blob) || !str_ok(owner, META_ID_MAX) || now < 0)
+    if (!meta_org_ok(org) || !blob_key_valid(blob) || !meta_str_ok(owner, META_ID_MAX) || now < 0)
         return invalid("intent_open", e);
     p_txt(&p, blob);
     p_txt(&p, org);
@@ -1403,7 +1360,7 @@ static int pg_intents_reap(
     pg_conn *c;
     int rc, n = 0;
 
-    if (!str_ok(self, META_ID_MAX) || now < 0)
+    if (!meta_str_ok(self, META_ID_MAX) || now < 0)
         return invalid("intents_reap", e);
     p_txt(&p, self);
     p_int(&p, now);
@@ -1449,7 +1406,7 @@ static int pg_file_commit(meta_store *ms, const meta_file *f, int64_t org_max, s
     pg_conn *c;
     int rc;
 
-    if (!file_ok(f) || org_max < 0)
+    if (!meta_file_ok(f) || org_max < 0)
         return invalid("file_commit", e);
     rc = tx_open(ms, &c, e);
     if (rc != META_OK)
@@ -1472,7 +1429,7 @@ static int pg_file_get(
     pg_conn *c;
     int rc;
 
-    if (!org_ok(org) || !str_ok(id, META_ID_MAX) || !out)
+    if (!meta_org_ok(org) || !meta_str_ok(id, META_ID_MAX) || !out)
         return invalid("file_get", e);
     p_txt(&p, id);
     p_txt(&p, org);
@@ -1497,7 +1454,7 @@ static int pg_file_position(
     pg_conn *c;
     int rc;
 
-    if (!org_ok(org) || !str_ok(id, META_ID_MAX) || !out)
+    if (!meta_org_ok(org) || !meta_str_ok(id, META_ID_MAX) || !out)
         return invalid("file_position", e);
     p_txt(&p, org);
     p_txt(&p, id);
@@ -1540,8 +1497,9 @@ static int pg_file_list(meta_store *ms,
     pg_conn *c;
     int rc;
 
-    if (!req || !cb || !has_more || !org_ok(req->org) || req->limit < 1 ||
-        req->limit > LIST_LIMIT_MAX || (req->purpose && !str_ok(req->purpose, META_PURPOSE_MAX)))
+    if (!req || !cb || !has_more || !meta_org_ok(req->org) || req->limit < 1 ||
+        req->limit > LIST_LIMIT_MAX ||
+        (req->purpose && !meta_str_ok(req->purpose, META_PURPOSE_MAX)))
         return invalid("file_list", e);
     *has_more = 0;
     w.limit = req->limit;
@@ -1574,7 +1532,7 @@ static int pg_file_delete(
     pg_conn *c;
     int rc;
 
-    if (!org_ok(org) || !str_ok(id, META_ID_MAX) || !out || now < 0)
+    if (!meta_org_ok(org) || !meta_str_ok(id, META_ID_MAX) || !out || now < 0)
         return invalid("file_delete", e);
     p_txt(&p, id);
     p_txt(&p, org);
@@ -1744,7 +1702,7 @@ static int pg_upload_create(meta_store *ms, const meta_upload *u, st_err *e)
     pg_conn *c;
     int rc;
 
-    if (!upload_ok(u))
+    if (!meta_upload_ok(u))
         return invalid("upload_create", e);
     p_txt(&p, u->id);
     p_txt(&p, u->org);
@@ -1798,7 +1756,7 @@ static int pg_upload_get(
     pg_conn *c;
     int rc;
 
-    if (!org_ok(org) || !str_ok(id, META_ID_MAX) || !out)
+    if (!meta_org_ok(org) || !meta_str_ok(id, META_ID_MAX) || !out)
         return invalid("upload_get", e);
     rc = conn_get((pg_store *)ms, &c, e);
     return rc != META_OK ? rc : upload_fetch(c, org, id, 0, out, e);
@@ -1871,7 +1829,7 @@ static int pg_upload_cancel(meta_store *ms,
     pg_conn *c;
     int rc;
 
-    if (!org_ok(org) || !str_ok(id, META_ID_MAX) || !out)
+    if (!meta_org_ok(org) || !meta_str_ok(id, META_ID_MAX) || !out)
         return invalid("upload_cancel", e);
     rc = tx_open(ms, &c, e);
     if (rc != META_OK)
@@ -1927,7 +1885,7 @@ static int pg_part_commit(
     pg_conn *c;
     int rc;
 
-    if (!part_ok(pt) || org_max < 0 || parts_max < 0)
+    if (!meta_part_ok(pt) || org_max < 0 || parts_max < 0)
         return invalid("part_commit", e);
     rc = tx_open(ms, &c, e);
     if (rc != META_OK)
@@ -1975,7 +1933,7 @@ static int pg_upload_parts(meta_store *ms,
     pg_conn *c;
     int rc;
 
-    if (!org_ok(org) || !str_ok(upload_id, META_ID_MAX) || !cb)
+    if (!meta_org_ok(org) || !meta_str_ok(upload_id, META_ID_MAX) || !cb)
         return invalid("upload_parts", e);
     p_txt(&p, upload_id);
     p_txt(&p, org);
@@ -2021,7 +1979,7 @@ static int pg_upload_complete(meta_store *ms,
     pg_conn *c;
     int rc;
 
-    if (!file_ok(f) || !str_ok(upload_id, META_ID_MAX) || org_max < 0)
+    if (!meta_file_ok(f) || !meta_str_ok(upload_id, META_ID_MAX) || org_max < 0)
         return invalid("upload_complete", e);
     rc = tx_open(ms, &c, e);
     if (rc != META_OK)
@@ -2104,7 +2062,7 @@ static int pg_org_usage(
     pg_conn *c;
     int rc;
 
-    if (!org_ok(org) || !used || !reserved)
+    if (!meta_org_ok(org) || !used || !reserved)
         return invalid("org_usage", e);
     *used = *reserved = 0;
     p_txt(&p, org);
@@ -2131,7 +2089,7 @@ static int pg_org_file_count(meta_store *ms, const char *org, int64_t now, int64
     pg_conn *c;
     int rc;
 
-    if (!org_ok(org) || !out)
+    if (!meta_org_ok(org) || !out)
         return invalid("org_file_count", e);
     *out = 0;
     p_txt(&p, org);
@@ -2278,7 +2236,7 @@ static int row_drop(meta_store *ms, int id, const char *key, st_err *e)
     pg_conn *c;
     int rc;
 
-    if (!str_ok(key, META_ID_MAX))
+    if (!meta_str_ok(key, META_ID_MAX))
         return invalid(stmts[id].name, e);
     p_txt(&p, key);
     rc = conn_get((pg_store *)ms, &c, e);

@@ -8,6 +8,7 @@
  * processes; single-statement changes rely on SQLite's implicit transaction.
  */
 #include "server/meta/meta.h"
+#include "server/meta/meta_check.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -550,36 +551,6 @@ static void row_file(sqlite3_stmt *st, meta_file *f)
     f->seq = sqlite3_column_int64(st, 8);
 }
 
-/* Non-NULL, non-empty and NUL-terminated within cap. */
-static int str_ok(const char *v, size_t cap)
-{
-    if (!v)
-        return 0;
-    size_t n = strnlen(v, cap);
-    return n > 0 && n < cap;
-}
-
-static int org_ok(const char *org)
-{
-    if (!str_ok(org, META_ORG_MAX))
-        return 0;
-    for (const char *p = org; *p; p++) {
-        char ch = *p;
-        int good = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-                   (ch >= '0' && ch <= '9') || ch == '_' || ch == '-';
-        if (!good)
-            return 0;
-    }
-    return 1;
-}
-
-static int file_ok(const meta_file *f)
-{
-    return f && str_ok(f->id, META_ID_MAX) && org_ok(f->org) &&
-           str_ok(f->purpose, META_PURPOSE_MAX) && str_ok(f->filename, META_FILENAME_MAX) &&
-           blob_key_valid(f->blob) && f->bytes >= 0 && f->created_at >= 0 && f->expires_at >= 0;
-}
-
 /* used + reserved + add <= max, without overflow (all operands >= 0). */
 static int fits(int64_t used, int64_t reserved, int64_t add, int64_t max)
 {
@@ -688,7 +659,7 @@ static int do_key_create(meta_store *ms, const meta_key *k, const uint8_t hash[3
     sq_conn *c;
     int rc;
 
-    if (!k || !hash || !str_ok(k->id, META_ID_MAX) || !org_ok(k->org) ||
+    if (!k || !hash || !meta_str_ok(k->id, META_ID_MAX) || !meta_org_ok(k->org) ||
         strnlen(k->name, META_NAME_MAX) >= META_NAME_MAX || k->created_at < 0 || k->revoked_at < 0)
         return META_E_INVALID;
     rc = tx_open((sq_store *)ms, &c);
@@ -737,7 +708,7 @@ static int do_key_revoke(meta_store *ms, const char *key_id, int64_t now)
     sqlite3_stmt *st;
     int rc;
 
-    if (!str_ok(key_id, META_ID_MAX) || now <= 0)
+    if (!meta_str_ok(key_id, META_ID_MAX) || now <= 0)
         return META_E_INVALID;
     rc = prep(ms, ST_KEY_REVOKE, &c, &st);
     if (rc != META_OK)
@@ -828,7 +799,7 @@ static int intent_insert(
 
 static int owner_ok(const char *owner)
 {
-    return str_ok(owner, OWNER_MAX);
+    return meta_str_ok(owner, OWNER_MAX);
 }
 
 static int do_intent_open(
@@ -837,7 +808,7 @@ static int do_intent_open(
     sq_conn *c;
     int rc;
 
-    if (!org_ok(org) || !blob_key_valid(blob) || !owner_ok(owner) || now < 0)
+    if (!meta_org_ok(org) || !blob_key_valid(blob) || !owner_ok(owner) || now < 0)
         return META_E_INVALID;
     rc = tx_open((sq_store *)ms, &c);
     if (rc != META_OK)
@@ -912,7 +883,7 @@ static int do_file_commit(meta_store *ms, const meta_file *f, int64_t org_max)
     intent_row ir;
     int rc;
 
-    if (!file_ok(f) || org_max < 0)
+    if (!meta_file_ok(f) || org_max < 0)
         return META_E_INVALID;
     rc = tx_open((sq_store *)ms, &c);
     if (rc != META_OK)
@@ -1058,7 +1029,7 @@ static int do_lease_take(
     sqlite3_stmt *st;
     int rc;
 
-    if (!str_ok(name, OWNER_MAX) || !owner_ok(owner) || now < 0 || ttl <= 0)
+    if (!meta_str_ok(name, OWNER_MAX) || !owner_ok(owner) || now < 0 || ttl <= 0)
         return META_E_INVALID;
     rc = prep(ms, ST_LEASE_TAKE, &c, &st);
     if (rc != META_OK)
@@ -1142,7 +1113,7 @@ static int do_file_get(meta_store *ms, const char *org, const char *id, int64_t 
     sq_conn *c;
     int rc;
 
-    if (!org_ok(org) || !str_ok(id, META_ID_MAX) || !out)
+    if (!meta_org_ok(org) || !meta_str_ok(id, META_ID_MAX) || !out)
         return META_E_INVALID;
     rc = conn_get((sq_store *)ms, &c);
     return rc != META_OK ? rc : file_fetch(c, org, id, now, out);
@@ -1169,7 +1140,7 @@ static int do_file_position(meta_store *ms, const char *org, const char *id, met
     sq_conn *c;
     int rc;
 
-    if (!org_ok(org) || !str_ok(id, META_ID_MAX) || !out)
+    if (!meta_org_ok(org) || !meta_str_ok(id, META_ID_MAX) || !out)
         return META_E_INVALID;
     rc = conn_get((sq_store *)ms, &c);
     if (rc == META_OK)
@@ -1201,8 +1172,9 @@ static int do_file_list(
     meta_file f;
     int rc, n = 0;
 
-    if (!req || !cb || !has_more || !org_ok(req->org) || req->limit < 1 ||
-        req->limit > LIST_LIMIT_MAX || (req->purpose && !str_ok(req->purpose, META_PURPOSE_MAX)))
+    if (!req || !cb || !has_more || !meta_org_ok(req->org) || req->limit < 1 ||
+        req->limit > LIST_LIMIT_MAX ||
+        (req->purpose && !meta_str_ok(req->purpose, META_PURPOSE_MAX)))
         return META_E_INVALID;
     *has_more = 0;
     rc = prep(ms, ST_LIST + (req->desc ? 4 : 0) + (req->purpose ? 2 : 0) + (req->after ? 1 : 0), &c,
@@ -1234,7 +1206,7 @@ static int do_file_delete(
     meta_file f;
     int rc;
 
-    if (!org_ok(org) || !str_ok(id, META_ID_MAX) || !out)
+    if (!meta_org_ok(org) || !meta_str_ok(id, META_ID_MAX) || !out)
         return META_E_INVALID;
     rc = tx_open((sq_store *)ms, &c);
     if (rc != META_OK)
@@ -1366,20 +1338,6 @@ static meta_upload_status upload_status_of(const char *s)
     return META_UPLOAD_EXPIRED; /* the CHECK constraint admits nothing else */
 }
 
-static int upload_ok(const meta_upload *u)
-{
-    return u && str_ok(u->id, META_ID_MAX) && org_ok(u->org) &&
-           str_ok(u->filename, META_FILENAME_MAX) && str_ok(u->purpose, META_PURPOSE_MAX) &&
-           strnlen(u->mime_type, META_MIME_MAX) < META_MIME_MAX && u->bytes >= 0 &&
-           u->expires_after_seconds >= 0 && u->created_at >= 0 && u->expires_at >= 0;
-}
-
-static int part_ok(const meta_part *p)
-{
-    return p && str_ok(p->id, META_ID_MAX) && str_ok(p->upload_id, META_ID_MAX) && org_ok(p->org) &&
-           blob_key_valid(p->blob) && p->bytes >= 0 && p->created_at >= 0;
-}
-
 /* A row of UPLOAD_COLS. */
 static void row_upload(sqlite3_stmt *st, meta_upload *out)
 {
@@ -1490,7 +1448,7 @@ static int do_upload_create(meta_store *ms, const meta_upload *u)
     sqlite3_stmt *st;
     int rc;
 
-    if (!upload_ok(u))
+    if (!meta_upload_ok(u))
         return META_E_INVALID;
     rc = tx_open((sq_store *)ms, &c);
     if (rc != META_OK)
@@ -1520,7 +1478,7 @@ static int do_upload_get(meta_store *ms, const char *org, const char *id, meta_u
     sq_conn *c;
     int rc;
 
-    if (!org_ok(org) || !str_ok(id, META_ID_MAX) || !out)
+    if (!meta_org_ok(org) || !meta_str_ok(id, META_ID_MAX) || !out)
         return META_E_INVALID;
     rc = conn_get((sq_store *)ms, &c);
     return rc != META_OK ? rc : upload_fetch(c, org, id, out);
@@ -1539,7 +1497,7 @@ static int do_upload_cancel(meta_store *ms,
     int64_t sum = 0;
     int rc;
 
-    if (!org_ok(org) || !str_ok(id, META_ID_MAX) || !out)
+    if (!meta_org_ok(org) || !meta_str_ok(id, META_ID_MAX) || !out)
         return META_E_INVALID;
     rc = tx_open((sq_store *)ms, &c);
     if (rc != META_OK)
@@ -1598,7 +1556,7 @@ static int do_part_commit(
     int64_t n = 0, sum = 0;
     int rc;
 
-    if (!part_ok(p) || org_max < 0 || parts_max < 0)
+    if (!meta_part_ok(p) || org_max < 0 || parts_max < 0)
         return META_E_INVALID;
     rc = tx_open((sq_store *)ms, &c);
     if (rc != META_OK)
@@ -1633,7 +1591,7 @@ static int do_upload_parts(
     meta_part p;
     int rc;
 
-    if (!org_ok(org) || !str_ok(upload_id, META_ID_MAX) || !cb)
+    if (!meta_org_ok(org) || !meta_str_ok(upload_id, META_ID_MAX) || !cb)
         return META_E_INVALID;
     rc = prep(ms, ST_PART_LIST, &c, &st);
     if (rc != META_OK)
@@ -1673,7 +1631,7 @@ static int do_upload_complete(meta_store *ms,
     int64_t sum = 0;
     int rc;
 
-    if (!file_ok(f) || !str_ok(upload_id, META_ID_MAX) || org_max < 0)
+    if (!meta_file_ok(f) || !meta_str_ok(upload_id, META_ID_MAX) || org_max < 0)
         return META_E_INVALID;
     rc = tx_open((sq_store *)ms, &c);
     if (rc != META_OK)
@@ -1779,7 +1737,7 @@ static int do_org_usage(meta_store *ms, const char *org, int64_t *used, int64_t 
     sqlite3_stmt *st;
     int rc;
 
-    if (!org_ok(org) || !used || !reserved)
+    if (!meta_org_ok(org) || !used || !reserved)
         return META_E_INVALID;
     *used = *reserved = 0;
     rc = prep(ms, ST_ORG_USAGE, &c, &st);
@@ -1810,7 +1768,7 @@ static int do_org_file_count(meta_store *ms, const char *org, int64_t now, int64
     sqlite3_stmt *st;
     int rc;
 
-    if (!org_ok(org) || !out)
+    if (!meta_org_ok(org) || !out)
         return META_E_INVALID;
     *out = 0;
     rc = prep(ms, ST_ORG_FILES, &c, &st);
@@ -2032,7 +1990,7 @@ static int do_row_drop(meta_store *ms, int sid, const char *id)
     sq_conn *c;
     int rc;
 
-    if (!str_ok(id, META_ID_MAX))
+    if (!meta_str_ok(id, META_ID_MAX))
         return META_E_INVALID;
     rc = tx_open((sq_store *)ms, &c);
     if (rc != META_OK)

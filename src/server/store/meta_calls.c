@@ -29,6 +29,20 @@
 #define M(s)   ((s)->m)
 #define OPS(s) ((s)->m->ops)
 
+/* The body of a call tried again as it is (the first group below): call is the attempt, with
+ * TRY_E as its error record. */
+#define AS_IS(s, e, call)                                                                          \
+    do {                                                                                           \
+        st_try t_;                                                                                 \
+        int rc_;                                                                                   \
+        st_try_init(&t_, s);                                                                       \
+        do                                                                                         \
+            rc_ = (call);                                                                          \
+        while (st_try_again(&t_, rc_));                                                            \
+        return st_try_end(&t_, rc_, e);                                                            \
+    } while (0)
+#define TRY_E (&t_.e)
+
 /* ---- walks: a retry only while nothing reached the caller ---- */
 
 typedef struct counted {
@@ -69,101 +83,47 @@ static int again_if_silent(st_try *t, int rc, const counted *c)
 
 int stm_owner_renew(store *s, int64_t now, st_err *e)
 {
-    st_try t;
-    int rc;
-    st_try_init(&t, s);
-    do
-        rc = OPS(s)->owner_renew(M(s), s->owner, now, s->lim.lease_ttl, &t.e);
-    while (st_try_again(&t, rc));
-    return st_try_end(&t, rc, e);
+    AS_IS(s, e, OPS(s)->owner_renew(M(s), s->owner, now, s->lim.lease_ttl, TRY_E));
 }
 
 int stm_owner_forget(store *s, const char *owner, const char *self, st_err *e)
 {
-    st_try t;
-    int rc;
-    st_try_init(&t, s);
-    do
-        rc = OPS(s)->owner_forget(M(s), owner, self, &t.e);
-    while (st_try_again(&t, rc));
-    return st_try_end(&t, rc, e);
+    AS_IS(s, e, OPS(s)->owner_forget(M(s), owner, self, TRY_E));
 }
 
 int stm_lease_take(store *s, const char *name, int64_t now, st_err *e)
 {
-    st_try t;
-    int rc;
-    st_try_init(&t, s);
-    do
-        rc = OPS(s)->lease_take(M(s), name, s->owner, now, s->lim.lease_ttl, &t.e);
-    while (st_try_again(&t, rc));
-    return st_try_end(&t, rc, e);
+    AS_IS(s, e, OPS(s)->lease_take(M(s), name, s->owner, now, s->lim.lease_ttl, TRY_E));
 }
 
 int stm_key_lookup(store *s, const uint8_t hash[32], char org[META_ORG_MAX], st_err *e)
 {
-    st_try t;
-    int rc;
-    st_try_init(&t, s);
-    do
-        rc = OPS(s)->key_lookup(M(s), hash, org, &t.e);
-    while (st_try_again(&t, rc));
-    return st_try_end(&t, rc, e);
+    AS_IS(s, e, OPS(s)->key_lookup(M(s), hash, org, TRY_E));
 }
 
 int stm_key_count(store *s, int64_t *out, st_err *e)
 {
-    st_try t;
-    int rc;
-    st_try_init(&t, s);
-    do
-        rc = OPS(s)->key_count_active(M(s), out, &t.e);
-    while (st_try_again(&t, rc));
-    return st_try_end(&t, rc, e);
+    AS_IS(s, e, OPS(s)->key_count_active(M(s), out, TRY_E));
 }
 
 int stm_stats(store *s, meta_stats *out, st_err *e)
 {
-    st_try t;
-    int rc;
-    st_try_init(&t, s);
-    do
-        rc = OPS(s)->stats(M(s), out, &t.e);
-    while (st_try_again(&t, rc));
-    return st_try_end(&t, rc, e);
+    AS_IS(s, e, OPS(s)->stats(M(s), out, TRY_E));
 }
 
 int stm_org_usage(store *s, const char *org, int64_t *used, int64_t *reserved, st_err *e)
 {
-    st_try t;
-    int rc;
-    st_try_init(&t, s);
-    do
-        rc = OPS(s)->org_usage(M(s), org, used, reserved, &t.e);
-    while (st_try_again(&t, rc));
-    return st_try_end(&t, rc, e);
+    AS_IS(s, e, OPS(s)->org_usage(M(s), org, used, reserved, TRY_E));
 }
 
 int stm_org_file_count(store *s, const char *org, int64_t now, int64_t *out, st_err *e)
 {
-    st_try t;
-    int rc;
-    st_try_init(&t, s);
-    do
-        rc = OPS(s)->org_file_count(M(s), org, now, out, &t.e);
-    while (st_try_again(&t, rc));
-    return st_try_end(&t, rc, e);
+    AS_IS(s, e, OPS(s)->org_file_count(M(s), org, now, out, TRY_E));
 }
 
 int stm_clock(store *s, int64_t *now, st_err *e)
 {
-    st_try t;
-    int rc;
-    st_try_init(&t, s);
-    do
-        rc = OPS(s)->clock(M(s), now, &t.e);
-    while (st_try_again(&t, rc));
-    return st_try_end(&t, rc, e);
+    AS_IS(s, e, OPS(s)->clock(M(s), now, TRY_E));
 }
 
 /* ---- intents ---- */
@@ -257,13 +217,7 @@ int stm_file_get(store *s, const char *org, const char *id, int64_t now, meta_fi
 
 int stm_file_position(store *s, const char *org, const char *id, meta_pos *out, st_err *e)
 {
-    st_try t;
-    int rc;
-    st_try_init(&t, s);
-    do
-        rc = OPS(s)->file_position(M(s), org, id, out, &t.e);
-    while (st_try_again(&t, rc));
-    return st_try_end(&t, rc, e);
+    AS_IS(s, e, OPS(s)->file_position(M(s), org, id, out, TRY_E));
 }
 
 int stm_file_list(
@@ -320,24 +274,12 @@ int stm_expired_take(store *s, int64_t now, int limit, meta_file_cb cb, void *ud
 
 int stm_blob_referenced(store *s, const char *blob, st_err *e)
 {
-    st_try t;
-    int rc;
-    st_try_init(&t, s);
-    do
-        rc = OPS(s)->blob_referenced(M(s), blob, &t.e);
-    while (st_try_again(&t, rc));
-    return st_try_end(&t, rc, e);
+    AS_IS(s, e, OPS(s)->blob_referenced(M(s), blob, TRY_E));
 }
 
 int stm_cursor_tombs_purge(store *s, int64_t before, st_err *e)
 {
-    st_try t;
-    int rc;
-    st_try_init(&t, s);
-    do
-        rc = OPS(s)->cursor_tombs_purge(M(s), before, &t.e);
-    while (st_try_again(&t, rc));
-    return st_try_end(&t, rc, e);
+    AS_IS(s, e, OPS(s)->cursor_tombs_purge(M(s), before, TRY_E));
 }
 
 int stm_blob_tombs_take(store *s, int64_t before, int limit, meta_blob_cb cb, void *ud, st_err *e)
@@ -354,13 +296,7 @@ int stm_blob_tombs_take(store *s, int64_t before, int limit, meta_blob_cb cb, vo
 
 int stm_blob_tomb_done(store *s, const char *blob, st_err *e)
 {
-    st_try t;
-    int rc;
-    st_try_init(&t, s);
-    do
-        rc = OPS(s)->blob_tomb_done(M(s), blob, &t.e);
-    while (st_try_again(&t, rc));
-    return st_try_end(&t, rc, e);
+    AS_IS(s, e, OPS(s)->blob_tomb_done(M(s), blob, TRY_E));
 }
 
 /* ---- uploads ---- */
@@ -499,11 +435,5 @@ int stm_upload_take_expired(store *s, int64_t now, int limit, meta_blob_cb cb, v
 
 int stm_uploads_purge(store *s, int64_t before, st_err *e)
 {
-    st_try t;
-    int rc;
-    st_try_init(&t, s);
-    do
-        rc = OPS(s)->uploads_purge(M(s), before, &t.e);
-    while (st_try_again(&t, rc));
-    return st_try_end(&t, rc, e);
+    AS_IS(s, e, OPS(s)->uploads_purge(M(s), before, TRY_E));
 }
