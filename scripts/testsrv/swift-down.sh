@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Stops the servers swift-up.sh started, by the PIDs it recorded, and removes BASEDIR
-# (with --keep, leaves BASEDIR in place for its logs).
+# (with --keep, leaves BASEDIR in place for its logs); a BASEDIR that swift-up.sh made a link
+# to a directory under /tmp is removed with that directory.
 #   scripts/testsrv/swift-down.sh BASEDIR [--keep]
 B=${1:?usage: swift-down.sh BASEDIR [--keep]}
 for s in proxy object container account; do
@@ -13,5 +14,9 @@ for s in proxy object container account; do
     kill -0 "$p" 2>/dev/null && kill -9 "$p" 2>/dev/null
     rm -f "$B/run/$s.pid"
 done
-[ "${2:-}" = --keep ] || rm -rf "$B"
+if [ "${2:-}" != --keep ]; then
+    # BASEDIR may be a link to the directory swift-up.sh made under /tmp: both go.
+    [ -L "$B" ] && rm -rf "$(readlink -f "$B")"
+    rm -rf "$B"
+fi
 exit 0

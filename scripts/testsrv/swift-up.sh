@@ -42,6 +42,17 @@ fi
 t_installed=$(date +%s.%N)
 
 if [ "$(id -u)" = 0 ]; then RUNUSER=${SWIFT_RUN_USER:-swift}; else RUNUSER=$(id -un); fi
+# As root the servers run as $RUNUSER, which must reach BASEDIR. Under a directory it cannot
+# enter (a clone in /root, a 0700 temporary directory) the files live in a directory of their
+# own under /tmp and BASEDIR is a link to it; swift-down.sh removes both.
+mkdir -p "$(dirname "$B")"
+if [ "$(id -u)" = 0 ] && ! setpriv --reuid="$RUNUSER" --regid="$RUNUSER" --init-groups \
+    test -x "$(dirname "$B")"; then
+    real=$(mktemp -d /tmp/argot-swift-XXXXXX)
+    chmod 0755 "$real"
+    ln -s "$real" "$B"
+    B=$real
+fi
 mkdir -p "$B"/etc "$B"/srv/d1 "$B"/run "$B"/log
 # Four free ports (bound and released together, so they differ).
 read -r PP AP CP OP < <(/usr/bin/python3 - <<'PY'

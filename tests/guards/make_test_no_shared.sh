@@ -17,7 +17,11 @@ say "cloned $(git -C "$T/argot" rev-parse --short HEAD) into $T/argot, no $T/sha
 cd "$T/argot"
 unset ARGOT_SHARED_DIR
 if ! make test >"$T/test.log" 2>&1; then
+    # The whole log outlives the clone, for the failing tests' output.
+    keep=$(mktemp /tmp/make_test_no_shared-XXXXXX.log)
+    cp "$T/test.log" "$keep"
     tail -60 "$T/test.log"
+    say "the whole log: $keep"
     say "FAIL: make test failed on a clone with no ../shared"
     exit 1
 fi
