@@ -5,6 +5,9 @@
 # did and waits for its port to listen.
 set -euo pipefail
 B=${1:?usage: swift-ctl.sh BASEDIR stop|start SERVER}
+# swift-up.sh may have made BASEDIR a link to a directory under /tmp that the swift user can
+# reach (BASEDIR's own parent it cannot): the servers are given that directory's paths.
+[ -L "$B" ] && B=$(readlink -f "$B")
 what=${2:?stop or start}
 s=${3:?server}
 case $s in account | container | object | proxy) ;; *) echo "swift-ctl: no server $s" >&2; exit 2 ;; esac
